@@ -1,0 +1,440 @@
+"""Validate a whole catalog file, then write all of it or nothing.
+
+Every row is parsed and validated before anything is written; one bad row rejects the file with
+every problem listed (row, column, Chinese message). A row with an 编号 updates the record with
+that code; without one, the natural key (单位名称, or 所属单位 + 名称) decides, so importing the
+same file twice changes nothing the second time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from matcher import services
+from matcher.catalog.columns import Column, columns_for, header_index, normalize_header
+from matcher.catalog.reader import read_table
+from matcher.config import Settings, get_settings
+from matcher.db import session_scope
+from matcher.errors import ImportRejected, RowProblem
+from matcher.models import (
+    InvestorProfileIn,
+    Need,
+    NeedCreate,
+    Organization,
+    OrganizationCreate,
+    Technology,
+    TechnologyCreate,
+)
+from matcher.validation import zh_errors
+
+INVESTOR_ATTRS = ("fields", "stages", "ticket_min", "ticket_max", "regions", "preference")
+ACTION_LABELS = {"create": "新增", "update": "更新", "unchanged": "不变"}
+
+
+@dataclass
+class RowResult:
+    row: int
+    key: str
+    action: str  # create / update / unchanged
+    values: dict[str, Any]
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    filename: str
+    encoding: str = ""
+    rows: list[RowResult] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    @property
+    def created(self) -> int:
+        return self.count("create")
+
+    @property
+    def updated(self) -> int:
+        return self.count("update")
+
+    @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
+
+    def summary(self) -> str:
+        return (
+            f"{self.filename}：共 {len(self.rows)} 行，新增 {self.created}，"
+            f"更新 {self.updated}，不变 {self.unchanged}"
+        )
+
+
+@dataclass
+class _Planned:
+    row: int
+    key: str
+    create: Any  # OrganizationCreate / TechnologyCreate / NeedCreate
+    investor: InvestorProfileIn | None
+    owner_id: int | None
+    existing_id: int | None
+
+
+def _map_headers(
+    kind: str, headers: list[str], *, owner_fixed: bool
+) -> tuple[list[Column | None], list[RowProblem]]:
+    index = header_index(kind)
+    problems: list[RowProblem] = []
+    mapped: list[Column | None] = []
+    seen: dict[str, str] = {}
+    for raw in headers:
+        name = normalize_header(raw)
+        if not name:
+            mapped.append(None)
+            continue
+        col = index.get(name)
+        if col is None:
+            known = "、".join(c.header for c in columns_for(kind))
+            problems.append(RowProblem(1, raw, f"未知的列名「{raw}」（可用列：{known}）"))
+            mapped.append(None)
+            continue
+        if col.header in seen:
+            problems.append(
+                RowProblem(1, raw, f"列「{col.header}」重复出现（与「{seen[col.header]}」）")
+            )
+        seen[col.header] = raw
+        mapped.append(col)
+    for col in columns_for(kind):
+        if col.required and col.header not in seen and not (owner_fixed and col.attr == "owner"):
+            problems.append(RowProblem(1, col.header, f"缺少必填列「{col.header}」"))
+    return mapped, problems
+
+
+def _natural_key(kind: str, values: dict[str, Any], owner_id: int | None) -> str:
+    if values.get("code"):
+        return f"code:{values['code']}"
+    if kind == "organizations":
+        return f"name:{values.get('name', '')}"
+    return f"owner:{owner_id}:title:{values.get('title', '')}"
+
+
+def _find_existing(
+    session: Session, kind: str, values: dict[str, Any], owner_id: int | None
+) -> Any:
+    model: Any = {"organizations": Organization, "technologies": Technology, "needs": Need}[kind]
+    code = values.get("code")
+    if code:
+        found = session.exec(select(model).where(model.code == code)).first()
+        if found is not None:
+            return found
+    if kind == "organizations":
+        return session.exec(
+            select(Organization).where(Organization.name == values.get("name"))
+        ).first()
+    return session.exec(
+        select(model)
+        .where(model.owner_id == owner_id, model.title == values.get("title"))
+        .order_by(model.id)
+    ).first()
+
+
+def _same(existing: Any, create: Any, investor: InvestorProfileIn | None, session: Session) -> bool:
+    for key, value in create.model_dump().items():
+        if getattr(existing, key, None) != value:
+            return False
+    if investor is not None and isinstance(existing, Organization) and existing.id is not None:
+        profile = services.investor_profile(session=session, organization_id=existing.id)
+        if profile is None:
+            return False
+        for key, value in investor.model_dump().items():
+            if getattr(profile, key) != value:
+                return False
+    return True
+
+
+def _plan(
+    session: Session,
+    kind: str,
+    data: bytes,
+    filename: str,
+    *,
+    owner_id: int | None,
+    settings: Settings,
+) -> tuple[ImportReport, list[_Planned]]:
+    table = read_table(
+        data,
+        filename,
+        max_bytes=settings.max_upload_mb * 1024 * 1024,
+        max_rows=settings.import_max_rows,
+    )
+    report = ImportReport(kind=kind, filename=filename, encoding=table.encoding)
+    mapped, header_problems = _map_headers(kind, table.headers, owner_fixed=owner_id is not None)
+    if header_problems:
+        report.problems = header_problems + table.problems
+        return report, []
+    if not table.rows:
+        report.problems = [
+            RowProblem(0, "", "文件没有数据行：第一行为列名，从第二行起每行一条记录"),
+            *table.problems,
+        ]
+        return report, []
+
+    problems = list(table.problems)
+    attr_header = {c.attr: c.header for c in columns_for(kind)}
+    fixed_owner = session.get(Organization, owner_id) if owner_id is not None else None
+    owners: dict[str, Organization | None] = {}
+    keys_seen: dict[str, int] = {}
+    credit_seen: dict[str, int] = {}
+    planned: list[_Planned] = []
+
+    for row_number, cells in table.rows:
+        row_problems: list[RowProblem] = []
+        values: dict[str, Any] = {}
+        for col, raw in zip(mapped, cells, strict=False):
+            if col is None:
+                continue
+            raw = _unneutralize(raw)
+            if raw == "":
+                continue
+            try:
+                values[col.attr] = col.parse(raw)
+            except ValueError as exc:
+                row_problems.append(RowProblem(row_number, col.header, str(exc)))
+        for col in columns_for(kind):
+            missing = col.required and col.attr not in values
+            exempt = col.attr == "owner" and fixed_owner is not None
+            already = any(p.column == col.header for p in row_problems)
+            if missing and not exempt and not already:
+                row_problems.append(RowProblem(row_number, col.header, "必填项为空"))
+
+        row_owner_id: int | None = None
+        if kind != "organizations":
+            owner_name = values.pop("owner", None)
+            if fixed_owner is not None:
+                if owner_name and owner_name != fixed_owner.name:
+                    row_problems.append(
+                        RowProblem(
+                            row_number,
+                            attr_header["owner"],
+                            f"只能导入本单位（{fixed_owner.name}）的数据，实际为「{owner_name}」",
+                        )
+                    )
+                row_owner_id = fixed_owner.id
+            elif owner_name:
+                if owner_name not in owners:
+                    owners[owner_name] = services.organization_by_name(
+                        session=session, name=owner_name
+                    )
+                org = owners[owner_name]
+                if org is None:
+                    row_problems.append(
+                        RowProblem(
+                            row_number,
+                            attr_header["owner"],
+                            f"单位「{owner_name}」不存在：请先导入单位目录",
+                        )
+                    )
+                else:
+                    row_owner_id = org.id
+
+        investor: InvestorProfileIn | None = None
+        create: Any = None
+        flagged = {p.column for p in row_problems}
+        # Validate what did parse, so one pass reports every problem in the row.
+        values = {k: v for k, v in values.items() if attr_header.get(k) not in flagged}
+        if values or not row_problems:
+            try:
+                if kind == "organizations":
+                    inv_values = {k: values.pop(k) for k in INVESTOR_ATTRS if k in values}
+                    create = OrganizationCreate(**values)
+                    if create.kind == "investor":
+                        investor = InvestorProfileIn(**inv_values)
+                    elif inv_values:
+                        first = attr_header[next(iter(inv_values))]
+                        row_problems.append(
+                            RowProblem(row_number, first, "只有投资机构可以填写投资偏好")
+                        )
+                elif kind == "technologies":
+                    create = TechnologyCreate(**values)
+                else:
+                    create = NeedCreate(**values)
+            except ValidationError as exc:
+                create = None
+                for attr, message in zh_errors(exc):
+                    column = attr_header.get(attr, "")
+                    if column in flagged:
+                        continue
+                    row_problems.append(RowProblem(row_number, column, message))
+                    flagged.add(column)
+
+        if row_problems:
+            create = None
+        if create is not None:
+            key = _natural_key(kind, values, row_owner_id)
+            if key in keys_seen:
+                column = (
+                    attr_header["code"]
+                    if key.startswith("code:")
+                    else attr_header.get("name", attr_header.get("title", ""))
+                )
+                row_problems.append(RowProblem(row_number, column, f"与第 {keys_seen[key]} 行重复"))
+            else:
+                keys_seen[key] = row_number
+            existing = _find_existing(session, kind, values, row_owner_id)
+            if existing is not None and create.code is None and existing.code:
+                create.code = existing.code  # a file without 编号 keeps the code a record has
+            if kind == "organizations" and create.credit_code:
+                if create.credit_code in credit_seen:
+                    row_problems.append(
+                        RowProblem(
+                            row_number,
+                            attr_header["credit_code"],
+                            f"统一社会信用代码与第 {credit_seen[create.credit_code]} 行重复",
+                        )
+                    )
+                credit_seen[create.credit_code] = row_number
+                holder = session.exec(
+                    select(Organization).where(Organization.credit_code == create.credit_code)
+                ).first()
+                if holder is not None and (existing is None or holder.id != existing.id):
+                    row_problems.append(
+                        RowProblem(
+                            row_number,
+                            attr_header["credit_code"],
+                            f"统一社会信用代码已被「{holder.name}」使用",
+                        )
+                    )
+            if kind == "organizations" and existing is not None and existing.name != create.name:
+                clash = services.organization_by_name(session=session, name=create.name)
+                if clash is not None and clash.id != existing.id:
+                    row_problems.append(
+                        RowProblem(
+                            row_number,
+                            attr_header["name"],
+                            f"单位名称「{create.name}」已被其他单位使用",
+                        )
+                    )
+            if (
+                existing is not None
+                and fixed_owner is not None
+                and getattr(existing, "owner_id", owner_id) != owner_id
+            ):
+                row_problems.append(
+                    RowProblem(row_number, attr_header["code"], "编号已被其他单位的记录使用")
+                )
+            if not row_problems:
+                action = "create"
+                if existing is not None:
+                    action = "unchanged" if _same(existing, create, investor, session) else "update"
+                report.rows.append(
+                    RowResult(row_number, key, action, create.model_dump(mode="json"))
+                )
+                planned.append(
+                    _Planned(
+                        row_number,
+                        key,
+                        create,
+                        investor,
+                        row_owner_id,
+                        existing.id if existing is not None else None,
+                    )
+                )
+        problems.extend(row_problems)
+    report.problems = sorted(problems, key=lambda p: (p.row, p.column))
+    return report, planned
+
+
+def _unneutralize(raw: str) -> str:
+    """Undo the apostrophe our exports put before = + - @ so a round trip keeps the text."""
+    if len(raw) > 1 and raw[0] == "'" and raw[1] in "=+-@\t\r":
+        return raw[1:]
+    return raw
+
+
+def preview_catalog(
+    *,
+    engine: Engine,
+    kind: str,
+    data: bytes,
+    filename: str,
+    owner_id: int | None = None,
+    settings: Settings | None = None,
+) -> ImportReport:
+    """Validate without writing; the report lists each row's action and every problem."""
+    columns_for(kind)
+    try:
+        with session_scope(engine, write=False) as session:
+            report, _ = _plan(
+                session,
+                kind,
+                data,
+                filename,
+                owner_id=owner_id,
+                settings=settings or get_settings(),
+            )
+    except ImportRejected as exc:
+        return ImportReport(kind=kind, filename=filename, problems=exc.problems)
+    return report
+
+
+def import_catalog(
+    *,
+    engine: Engine,
+    kind: str,
+    data: bytes,
+    filename: str,
+    owner_id: int | None = None,
+    actor_id: int | None = None,
+    settings: Settings | None = None,
+    is_demo: bool = False,
+) -> ImportReport:
+    """Import the whole file in one transaction, or raise ImportRejected and write nothing."""
+    columns_for(kind)
+    settings = settings or get_settings()
+    with session_scope(engine, write=True) as session:
+        report, planned = _plan(session, kind, data, filename, owner_id=owner_id, settings=settings)
+        if report.problems:
+            raise ImportRejected(problems=report.problems, filename=filename)
+        actions = {r.row: r.action for r in report.rows}
+        for item in planned:
+            if actions[item.row] == "unchanged":
+                continue
+            _apply(session, kind, item, is_demo=is_demo)
+        services.audit(
+            session=session,
+            action="catalog.import",
+            actor_id=actor_id,
+            object_type=kind,
+            detail={
+                "file": filename,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+        )
+    return report
+
+
+def _apply(session: Session, kind: str, item: _Planned, *, is_demo: bool) -> None:
+    if kind == "organizations":
+        existing = session.get(Organization, item.existing_id) if item.existing_id else None
+        services.save_organization(
+            session=session,
+            data=item.create,
+            investor=item.investor,
+            existing=existing,
+            is_demo=is_demo,
+        )
+    elif kind == "technologies":
+        assert item.owner_id is not None
+        tech = session.get(Technology, item.existing_id) if item.existing_id else None
+        services.save_technology(
+            session=session, data=item.create, owner_id=item.owner_id, existing=tech
+        )
+    else:
+        assert item.owner_id is not None
+        need = session.get(Need, item.existing_id) if item.existing_id else None
+        services.save_need(session=session, data=item.create, owner_id=item.owner_id, existing=need)

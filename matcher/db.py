@@ -1,0 +1,174 @@
+"""Database engine and sessions: SQLite (WAL) embedded by default, PostgreSQL by setting.
+
+SQLite connections get WAL, a busy timeout and foreign keys. Transactions that write begin with
+``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with "database is locked"
+half-way through a read-then-write; read sessions begin deferred and never block writers.
+
+Every change to a searchable row writes an `IndexOutbox` row in the same transaction (see
+`_record_outbox`), so the index can always catch up with the database after a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, insert, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, create_engine
+
+from matcher.config import Settings, get_settings
+from matcher.errors import StorageError
+from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology, utcnow
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred
+    # and placed after the first read, which defeats BEGIN IMMEDIATE).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for the URL, with the SQLite pragmas and begin behaviour described above."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            path = Path(database)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"无法创建数据库目录 {path.parent}：{exc.strerror or exc}"
+                ) from exc
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the configured database (created once per URL)."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close pooled connections (tests switch databases; restore replaces files)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+    """A session that owns its transaction: commit on success, roll back on error.
+
+    Write sessions on SQLite begin IMMEDIATE (take the write lock up front)."""
+    engine = engine or get_engine()
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+        if write:
+            session.commit()
+        # A read session just closes: objects stay loaded (detached) for the caller to use.
+    except OperationalError as exc:
+        session.rollback()
+        raise _storage_error(exc) from exc
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _storage_error(exc: OperationalError) -> Exception:
+    message = str(exc.orig) if exc.orig else str(exc)
+    lowered = message.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return StorageError("数据库是只读的：请检查数据目录的写权限")
+    if "disk is full" in lowered or "no space" in lowered:
+        return StorageError("磁盘已满：写入未完成，数据库保持原样")
+    return exc
+
+
+# --------------------------------------------------------------------------------------------
+# outbox: one row per changed searchable object, in the same flush as the change
+# --------------------------------------------------------------------------------------------
+
+_COLLECTION_OF: dict[type, str] = {Technology: "technologies", Need: "needs"}
+
+
+def _collection_and_id(obj: Any) -> tuple[str, int] | None:
+    kind = _COLLECTION_OF.get(type(obj))
+    if kind is not None and obj.id is not None:
+        return kind, obj.id
+    if isinstance(obj, InvestorProfile):
+        return "investors", obj.organization_id
+    if isinstance(obj, Organization) and obj.kind == "investor" and obj.id is not None:
+        return "investors", obj.id
+    return None
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
+    changes: dict[tuple[str, int], None] = {}
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        key = _collection_and_id(obj)
+        if key is not None:
+            changes[key] = None
+    if not changes:
+        return
+    now = utcnow()
+    session.connection().execute(
+        insert(IndexOutbox),
+        [{"collection": c, "item_id": i, "created_at": now} for c, i in changes],
+    )
+
+
+def integrity_check(engine: Engine) -> str:
+    """'ok' when the database is structurally sound."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            return str(conn.execute(text("PRAGMA integrity_check")).scalar())
+        conn.execute(text("SELECT 1"))
+        return "ok"

@@ -1,0 +1,337 @@
+"""Build the demo catalog files and load them through the same import code users run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from matcher.catalog.exporter import write_csv
+from matcher.catalog.importer import ImportReport, import_catalog
+from matcher.config import Settings, get_settings
+from matcher.demo.needs import (
+    DEV_NEED_OWNERS,
+    ENTERPRISE_PROFILES,
+    FINANCING_NEEDS,
+    INVESTORS,
+    TECH_NEEDS,
+)
+from matcher.demo.suppliers import APPLIED, DISCIPLINE_FIELDS, SUPPLIERS
+from matcher.identifiers import make_credit_code, make_patent_number
+
+TODAY = dt.date(2026, 11, 27)
+ORGANIZER_NAME = "辽沈科技成果转化服务中心"
+CITY_CODES = {
+    "沈阳市": "210100", "大连市": "210200", "鞍山市": "210300", "抚顺市": "210400", "本溪市": "210500",
+    "丹东市": "210600", "锦州市": "210700", "营口市": "210800", "阜新市": "210900", "辽阳市": "211000",
+    "盘锦市": "211100", "铁岭市": "211200", "朝阳市": "211300", "葫芦岛市": "211400", "武汉市": "420100",
+    "杭州市": "330100", "衢州市": "330800", "通辽市": "150500", "福州市": "350100", "长春市": "220100",
+    "吉林市": "220200",
+}  # fmt: skip
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华建国志红晓东海燕玉兰"
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    organizations: bytes
+    technologies: bytes
+    needs: bytes
+
+
+def _stable_int(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+
+
+def _credit_code(name: str, city: str, public_institution: bool) -> str:
+    rng = random.Random(_stable_int(name))
+    body = ("12" if public_institution else "91") + CITY_CODES.get(city, "210100")
+    body += "".join(rng.choice(_ALPHABET) for _ in range(9))
+    return make_credit_code(body)
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _phone(rng: random.Random) -> str:
+    return rng.choice(("138", "139", "135", "186", "155", "177")) + f"{rng.randrange(10**8):08d}"
+
+
+def _domain(name: str) -> str:
+    return f"org{_stable_int(name) % 100000:05d}.example.cn"
+
+
+def load_csl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_dev_needs(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def supplier_for(doc: dict) -> str:
+    """The fictional organization that lists a CSL abstract: one of those covering its discipline."""
+    candidates = [s[0] for s in SUPPLIERS if doc["discipline"] in s[4]]
+    if not candidates:
+        candidates = [SUPPLIERS[-2][0]]
+    return candidates[_stable_int(doc["id"]) % len(candidates)]
+
+
+def build_files(shared_data: Path) -> DemoFiles:
+    docs = load_csl(shared_data / "csl" / "docs.jsonl")
+    dev_needs = load_dev_needs(shared_data / "needs_dev.jsonl")
+
+    # --- organizations ---------------------------------------------------------------------
+    org_headers = [
+        "编号", "单位名称", "单位类型", "省份", "城市", "所属行业", "统一社会信用代码", "单位简介",
+        "投资领域", "投资阶段", "单笔投资下限（万元）", "单笔投资上限（万元）", "投资地区", "投资偏好",
+    ]  # fmt: skip
+    org_rows: list[list[str]] = []
+    for i, (name, kind, province, city, _disc, desc) in enumerate(SUPPLIERS, start=1):
+        kind_label = "高校" if kind == "university" else "科研院所"
+        org_rows.append(
+            [
+                f"DEMO-S{i:03d}",
+                name,
+                kind_label,
+                province,
+                city,
+                "高等教育" if kind == "university" else "科学研究",
+                "",
+                desc + "（演示数据，虚构单位）",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    enterprises: dict[str, tuple[str, str, str]] = {}
+    for need in dev_needs:
+        _title, owner, province, city, _field = DEV_NEED_OWNERS[need["id"]]
+        enterprises.setdefault(owner, (need["industry"], province, city))
+    for owner, (industry, city) in ENTERPRISE_PROFILES.items():
+        enterprises.setdefault(owner, (industry, "辽宁省", city))
+    for i, (name, (industry, province, city)) in enumerate(sorted(enterprises.items()), start=1):
+        public = name.endswith(("医院", "医院集团")) or (
+            "研究所" in name and "有限公司" not in name
+        )
+        code = _credit_code(name, city, public)
+        org_rows.append(
+            [
+                f"DEMO-E{i:03d}",
+                name,
+                "企业",
+                province,
+                city,
+                industry,
+                code,
+                f"{industry}企业（演示数据，虚构单位）",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    for i, (name, province, city, fields, stages, tmin, tmax, regions, pref) in enumerate(
+        INVESTORS, start=1
+    ):
+        org_rows.append(
+            [
+                f"DEMO-I{i:03d}",
+                name,
+                "投资机构",
+                province,
+                city,
+                "投资",
+                "",
+                "投资机构（演示数据，虚构单位）",
+                "；".join(fields),
+                "；".join(stages),
+                str(int(tmin)),
+                str(int(tmax)),
+                "；".join(regions),
+                pref,
+            ]
+        )
+    org_rows.append(
+        [
+            "DEMO-A001",
+            ORGANIZER_NAME,
+            "服务机构",
+            "辽宁省",
+            "沈阳市",
+            "科技服务",
+            "",
+            "省级技术转移与成果转化服务机构，组织对接会和揭榜挂帅（演示数据，虚构单位）",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+
+    # --- technologies ----------------------------------------------------------------------
+    tech_headers = [
+        "编号", "成果名称", "所属单位", "技术领域", "成果简介", "关键词", "成熟度", "知识产权", "合作方式",
+        "价格（万元）", "成果团队", "联系人", "联系电话", "电子邮箱", "状态", "有效期至",
+    ]  # fmt: skip
+    tech_rows: list[list[str]] = []
+    serial = 100000
+    for doc in docs:
+        trng = random.Random(_stable_int("tech" + doc["id"]))
+        owner = supplier_for(doc)
+        applied = doc["discipline"] in APPLIED
+        trl = trng.choice((4, 5, 5, 6, 6, 7, 8)) if applied else trng.choice((2, 3, 3, 4))
+        if applied:
+            modes = trng.sample(
+                ["转让", "许可", "技术开发", "作价投资", "技术服务"], k=trng.choice((1, 2, 3))
+            )
+        else:
+            modes = trng.sample(["技术咨询", "技术服务"], k=trng.choice((1, 2)))
+        ip: list[str] = []
+        if applied and trng.random() < 0.6:
+            for _ in range(trng.choice((1, 1, 2))):
+                serial += trng.randrange(1, 5000)
+                kind_digit = trng.choice("1112")
+                ip_type = "发明专利" if kind_digit == "1" else "实用新型"
+                ip.append(
+                    f"{ip_type}:{make_patent_number(trng.randrange(2012, 2025), kind_digit, serial)}"
+                )
+        if DISCIPLINE_FIELDS[doc["discipline"]] == "人工智能与软件" and trng.random() < 0.5:
+            ip.append(f"软件著作权:{trng.randrange(2015, 2025)}SR{trng.randrange(10**5, 10**6)}")
+        price = (
+            "面议"
+            if trng.random() < 0.45 or not applied
+            else str(trng.choice((20, 30, 50, 80, 100, 150, 200, 300, 500, 800)))
+        )
+        contact_rng = random.Random(_stable_int("contact" + owner + doc["id"]))
+        keywords = doc.get("keywords") or []
+        team = (keywords[0] + "课题组") if keywords else ""
+        valid = TODAY + dt.timedelta(days=trng.randrange(-30, 900))
+        tech_rows.append([
+            doc["id"], doc["title"], owner, DISCIPLINE_FIELDS[doc["discipline"]], doc["abstract"],
+            "；".join(k.replace("；", " ") for k in keywords), str(trl), "；".join(ip), "；".join(modes), price,
+            team[:60], _person(contact_rng) + "老师", _phone(contact_rng), f"tt{_stable_int(doc['id']) % 10000}@{_domain(owner)}",
+            "已发布", valid.isoformat(),
+        ])  # fmt: skip
+
+    # --- needs -----------------------------------------------------------------------------
+    need_headers = [
+        "编号", "需求名称", "需求类型", "发布单位", "需求描述", "所属行业", "技术领域", "预算（万元）", "最低成熟度",
+        "省份", "城市", "截止日期", "可见范围", "融资金额（万元）", "融资方式", "融资阶段", "资金用途",
+        "联系人", "联系电话", "电子邮箱", "状态",
+    ]  # fmt: skip
+    need_rows: list[list[str]] = []
+
+    def contact(owner: str, key: str) -> list[str]:
+        crng = random.Random(_stable_int("need-contact" + owner + key))
+        return [_person(crng), _phone(crng), f"contact{_stable_int(key) % 1000}@{_domain(owner)}"]
+
+    for need in dev_needs:
+        title, owner, province, city, field = DEV_NEED_OWNERS[need["id"]]
+        nrng = random.Random(_stable_int(need["id"]))
+        need_rows.append([
+            need["id"], title, "技术需求", owner, need["query"], need["industry"], field,
+            str(nrng.choice((20, 30, 50, 80, 100, 150, 200))), str(nrng.choice((3, 4, 5, 6))), province, city,
+            (TODAY + dt.timedelta(days=nrng.randrange(60, 400))).isoformat(), "公开", "", "", "", "",
+            *contact(owner, need["id"]), "已发布",
+        ])  # fmt: skip
+    for i, (owner, field, title, desc) in enumerate(TECH_NEEDS, start=1):
+        key = f"DEMO-N{i:03d}"
+        nrng = random.Random(_stable_int(key))
+        industry, city = ENTERPRISE_PROFILES.get(
+            owner,
+            (
+                enterprises.get(owner, ("", "", "沈阳市"))[0],
+                enterprises.get(owner, ("", "", "沈阳市"))[2],
+            ),
+        )
+        roll = nrng.random()
+        visibility = "仅组织方" if roll < 0.06 else "注册用户" if roll < 0.2 else "公开"
+        need_rows.append([
+            key, title, "技术需求", owner, desc, industry, field,
+            str(nrng.choice((30, 50, 80, 100, 200, 300, 500))), str(nrng.choice((4, 5, 6, 6, 7))), "辽宁省", city,
+            (TODAY + dt.timedelta(days=nrng.randrange(30, 500))).isoformat(), visibility, "", "", "", "",
+            *contact(owner, key), "已发布",
+        ])  # fmt: skip
+    for i, (owner, field, title, desc, amount, ftype, stage, use) in enumerate(
+        FINANCING_NEEDS, start=1
+    ):
+        key = f"DEMO-F{i:03d}"
+        nrng = random.Random(_stable_int(key))
+        industry, province, city = enterprises[owner]
+        visibility = "注册用户" if nrng.random() < 0.3 else "公开"
+        need_rows.append([
+            key, title, "融资需求", owner, desc, industry, field, "", "", province, city,
+            (TODAY + dt.timedelta(days=nrng.randrange(60, 365))).isoformat(), visibility, str(int(amount)),
+            "股权" if ftype == "equity" else "债权", stage, use, *contact(owner, key), "已发布",
+        ])  # fmt: skip
+
+    return DemoFiles(
+        organizations=write_csv(org_headers, org_rows),
+        technologies=write_csv(tech_headers, tech_rows),
+        needs=write_csv(need_headers, need_rows),
+    )
+
+
+def load_demo(
+    engine: Engine, *, settings: Settings | None = None, shared_data: Path | None = None
+) -> list[ImportReport]:
+    """Import the demo organizations, technologies and needs (idempotent: a second run changes nothing)."""
+    settings = settings or get_settings()
+    files = build_files(shared_data or default_shared_data())
+    demo_settings = settings.model_copy(
+        update={"import_max_rows": max(settings.import_max_rows, 10_000)}
+    )
+    reports = []
+    for kind, data in (
+        ("organizations", files.organizations),
+        ("technologies", files.technologies),
+        ("needs", files.needs),
+    ):
+        reports.append(
+            import_catalog(
+                engine=engine,
+                kind=kind,
+                data=data,
+                filename=f"demo-{kind}.csv",
+                settings=demo_settings,
+                is_demo=True,
+            )
+        )
+    return reports
+
+
+def default_shared_data() -> Path:
+    """``../shared/data`` beside the checkout (or DUIJIE_SHARED_DATA in the environment)."""
+    import os
+
+    env = os.environ.get("DUIJIE_SHARED_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "data"
+        if (candidate / "csl" / "docs.jsonl").exists():
+            return candidate
+        candidate = parent / "shared" / "data"
+        if (candidate / "csl" / "docs.jsonl").exists():
+            return candidate
+    raise FileNotFoundError(
+        "找不到演示数据来源 shared/data（可用环境变量 DUIJIE_SHARED_DATA 指定）"
+    )

@@ -1,0 +1,598 @@
+"""The data model of technology transfer (SQLModel; one family per entity).
+
+`XBase` holds the fields people edit, `X` is the table, `XCreate` / `XUpdate` validate input with
+Chinese messages, `XPublic` is what the API returns. Lists (keywords, modes, IP items, investor
+preferences) are JSON columns: they are values of their owner, never queried on their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import JSON, Index, Text
+from sqlmodel import Field, SQLModel
+
+from matcher import vocab
+from matcher.identifiers import credit_code_problem, email_problem, ip_number_problem, phone_problem
+
+# Stable constraint names, so migrations can alter tables on SQLite (batch mode) and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """Aware UTC; SQLModel's UTCDateTime refuses naive values and stores UTC on SQLite too."""
+    return dt.datetime.now(dt.UTC)
+
+
+class FieldProblem(ValueError):
+    """A validation message that belongs to one field, even when a model validator raises it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------------------------
+# shared validators (Chinese messages; the importer and the web reuse them)
+# --------------------------------------------------------------------------------------------
+
+
+def check_choice(value: str, allowed: dict[str, str] | tuple[str, ...], what: str) -> str:
+    if isinstance(allowed, dict):
+        code = vocab.code_for_label(allowed, value)
+        if code is None:
+            raise ValueError(f"未知的{what}：{value}（可选：{'、'.join(allowed.values())}）")
+        return code
+    if value not in allowed:
+        raise ValueError(f"未知的{what}：{value}（可选：{'、'.join(allowed)}）")
+    return value
+
+
+def check_trl(value: int | None, what: str = "成熟度") -> int | None:
+    if value is None:
+        return None
+    if not 1 <= int(value) <= 9:
+        raise ValueError(f"{what}应为 1–9 的整数（技术就绪水平 TRL），实际为 {value}")
+    return int(value)
+
+
+def check_amount(value: float | None, what: str) -> float | None:
+    if value is None:
+        return None
+    if value < 0:
+        raise ValueError(f"{what}不能为负数")
+    if value > 1e9:
+        raise ValueError(f"{what}过大（单位为万元）")
+    return float(value)
+
+
+def check_text(value: str, what: str, *, max_length: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValueError(f"{what}不能为空")
+    if len(value) > max_length:
+        raise ValueError(f"{what}过长：最多 {max_length} 个字，实际 {len(value)} 个字")
+    return value
+
+
+class ContactChecks(SQLModel):
+    """Field validators for the contact columns shared by listings."""
+
+    @field_validator("contact_phone", check_fields=False)
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        problem = phone_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v.strip()
+
+    @field_validator("contact_email", check_fields=False)
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        problem = email_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v.strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Organization
+# --------------------------------------------------------------------------------------------
+
+
+class OrganizationBase(SQLModel):
+    name: str = Field(max_length=120, index=True, unique=True)
+    kind: str = Field(max_length=20, index=True)
+    province: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=40)
+    industry: str | None = Field(default=None, max_length=60)
+    credit_code: str | None = Field(default=None, max_length=18, unique=True)
+    description: str = Field(default="", sa_type=Text)
+    website: str | None = Field(default=None, max_length=200)
+
+
+class Organization(OrganizationBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=64, unique=True)
+    is_demo: bool = Field(default=False)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class OrganizationCreate(OrganizationBase):
+    code: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_text(v, "单位名称", max_length=120)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        return check_choice(v, vocab.ORG_KINDS, "单位类型")
+
+    @field_validator("province")
+    @classmethod
+    def _province(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        name = vocab.normalize_province(v)
+        if name is None:
+            raise ValueError(f"未知的省份：{v}")
+        return name
+
+    @field_validator("credit_code")
+    @classmethod
+    def _credit(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        problem = credit_code_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v.strip().upper()
+
+    @model_validator(mode="after")
+    def _enterprise_code(self) -> OrganizationCreate:
+        if self.kind == "enterprise" and not self.credit_code:
+            raise FieldProblem("企业必须填写统一社会信用代码", "credit_code")
+        return self
+
+
+class OrganizationPublic(OrganizationBase):
+    id: int
+    code: str | None = None
+
+
+class InvestorProfile(SQLModel, table=True):
+    """What an investor organization looks for; matched against financing needs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", unique=True, ondelete="CASCADE")
+    fields: list[str] = Field(default_factory=list, sa_type=JSON)
+    stages: list[str] = Field(default_factory=list, sa_type=JSON)
+    ticket_min: float | None = None  # 万元
+    ticket_max: float | None = None  # 万元
+    regions: list[str] = Field(default_factory=list, sa_type=JSON)
+    preference: str = Field(default="", sa_type=Text)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class InvestorProfileIn(SQLModel):
+    fields: list[str] = []
+    stages: list[str] = []
+    ticket_min: float | None = None
+    ticket_max: float | None = None
+    regions: list[str] = []
+    preference: str = ""
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: list[str]) -> list[str]:
+        return [check_choice(x, vocab.TECH_FIELDS, "技术领域") for x in v]
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, v: list[str]) -> list[str]:
+        return [check_choice(x, vocab.FINANCING_STAGES, "投资阶段") for x in v]
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        out = []
+        for x in v:
+            name = vocab.normalize_province(x)
+            if name is None:
+                raise ValueError(f"未知的省份：{x}")
+            out.append(name)
+        return out
+
+    @model_validator(mode="after")
+    def _ticket(self) -> InvestorProfileIn:
+        check_amount(self.ticket_min, "单笔投资下限")
+        check_amount(self.ticket_max, "单笔投资上限")
+        both = self.ticket_min is not None and self.ticket_max is not None
+        if both and self.ticket_min > self.ticket_max:  # type: ignore[operator]
+            raise FieldProblem("单笔投资下限不能大于上限", "ticket_min")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# User
+# --------------------------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=200, unique=True, index=True)
+    name: str = Field(max_length=60)
+    phone: str | None = Field(default=None, max_length=30)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    expertise: str = Field(default="", sa_type=Text)  # fields and topics an expert reviews
+    is_active: bool = Field(default=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_login_at: dt.datetime | None = None
+
+
+class UserPublic(SQLModel):
+    id: int
+    name: str
+    role: str
+    organization_id: int | None
+
+
+# --------------------------------------------------------------------------------------------
+# Technology (科技成果)
+# --------------------------------------------------------------------------------------------
+
+
+class TechnologyBase(SQLModel):
+    title: str = Field(max_length=200)
+    summary: str = Field(sa_type=Text)
+    field: str = Field(max_length=30, index=True)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    trl: int = Field(ge=1, le=9)
+    ip_items: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    cooperation_modes: list[str] = Field(default_factory=list, sa_type=JSON)
+    price: float | None = None  # 万元; None = 面议
+    team: str | None = Field(default=None, max_length=120)
+    contact_name: str | None = Field(default=None, max_length=60)
+    contact_phone: str | None = Field(default=None, max_length=30)
+    contact_email: str | None = Field(default=None, max_length=200)
+    valid_until: dt.date | None = None
+
+
+class Technology(TechnologyBase, table=True):
+    __table_args__ = (Index("ix_technology_owner_title", "owner_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=64, unique=True)
+    owner_id: int = Field(foreign_key="organization.id", index=True)
+    status: str = Field(default="published", max_length=20, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    published_at: dt.datetime | None = None
+
+
+def _check_ip_items(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    out = []
+    for item in items:
+        ip_type = check_choice(str(item.get("type", "")).strip(), vocab.IP_TYPES, "知识产权类型")
+        problem, parsed = ip_number_problem(ip_type, str(item.get("number", "")))
+        if problem or parsed is None:
+            raise ValueError(problem or "知识产权编号无效")
+        out.append({"type": ip_type, "number": parsed.normalized})
+    return out
+
+
+class TechnologyCreate(ContactChecks, TechnologyBase):
+    code: str | None = None
+    status: str = "published"
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_text(v, "成果名称", max_length=200)
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, v: str) -> str:
+        return check_text(v, "成果简介", max_length=20000)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, v: str) -> str:
+        return check_choice(v.strip(), vocab.TECH_FIELDS, "技术领域")
+
+    @field_validator("trl", mode="before")
+    @classmethod
+    def _trl(cls, v: Any) -> Any:
+        return check_trl(int(v)) if isinstance(v, int | float) else v
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, v: list[str]) -> list[str]:
+        seen: list[str] = []
+        for kw in v:
+            kw = kw.strip()
+            if kw and kw not in seen:
+                if len(kw) > 80:
+                    raise ValueError(f"关键词过长：{kw}")
+                seen.append(kw)
+        return seen[:20]
+
+    @field_validator("ip_items")
+    @classmethod
+    def _ip(cls, v: list[dict[str, str]]) -> list[dict[str, str]]:
+        return _check_ip_items(v)
+
+    @field_validator("cooperation_modes")
+    @classmethod
+    def _modes(cls, v: list[str]) -> list[str]:
+        modes = [check_choice(m.strip(), vocab.COOPERATION_MODES, "合作方式") for m in v]
+        if not modes:
+            raise ValueError("至少选择一种合作方式")
+        return list(dict.fromkeys(modes))
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, v: float | None) -> float | None:
+        return check_amount(v, "价格")
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        return check_choice(v, vocab.TECH_STATUSES, "状态")
+
+
+class TechnologyUpdate(SQLModel):
+    title: str | None = None
+    summary: str | None = None
+    field: str | None = None
+    keywords: list[str] | None = None
+    trl: int | None = None
+    ip_items: list[dict[str, str]] | None = None
+    cooperation_modes: list[str] | None = None
+    price: float | None = None
+    team: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    valid_until: dt.date | None = None
+    status: str | None = None
+
+
+class TechnologyPublic(TechnologyBase):
+    id: int
+    code: str | None
+    owner_id: int
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# --------------------------------------------------------------------------------------------
+# Need (技术需求 / 融资需求)
+# --------------------------------------------------------------------------------------------
+
+
+class NeedBase(SQLModel):
+    kind: str = Field(default="tech", max_length=20, index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(sa_type=Text)
+    industry: str | None = Field(default=None, max_length=60)
+    field: str | None = Field(default=None, max_length=30)
+    budget: float | None = None  # 万元
+    min_trl: int | None = None
+    province: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=40)
+    deadline: dt.date | None = None
+    visibility: str = Field(default="public", max_length=20, index=True)
+    # financing needs
+    amount: float | None = None  # 万元
+    financing_type: str | None = Field(default=None, max_length=20)
+    stage: str | None = Field(default=None, max_length=20)
+    use_of_funds: str | None = Field(default=None, sa_type=Text)
+    contact_name: str | None = Field(default=None, max_length=60)
+    contact_phone: str | None = Field(default=None, max_length=30)
+    contact_email: str | None = Field(default=None, max_length=200)
+
+
+class Need(NeedBase, table=True):
+    __table_args__ = (Index("ix_need_owner_title", "owner_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str | None = Field(default=None, max_length=64, unique=True)
+    owner_id: int = Field(foreign_key="organization.id", index=True)
+    status: str = Field(default="published", max_length=20, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class NeedCreate(ContactChecks, NeedBase):
+    code: str | None = None
+    status: str = "published"
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        return check_choice(v, vocab.NEED_KINDS, "需求类型")
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_text(v, "需求名称", max_length=200)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str) -> str:
+        return check_text(v, "需求描述", max_length=20000)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, v: str | None) -> str | None:
+        return check_choice(v.strip(), vocab.TECH_FIELDS, "技术领域") if v else None
+
+    @field_validator("min_trl")
+    @classmethod
+    def _trl(cls, v: int | None) -> int | None:
+        return check_trl(v, "最低成熟度")
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: float | None) -> float | None:
+        return check_amount(v, "预算")
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, v: float | None) -> float | None:
+        return check_amount(v, "融资金额")
+
+    @field_validator("province")
+    @classmethod
+    def _province(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        name = vocab.normalize_province(v)
+        if name is None:
+            raise ValueError(f"未知的省份：{v}")
+        return name
+
+    @field_validator("visibility")
+    @classmethod
+    def _visibility(cls, v: str) -> str:
+        return check_choice(v, vocab.VISIBILITY, "可见范围")
+
+    @field_validator("financing_type")
+    @classmethod
+    def _ftype(cls, v: str | None) -> str | None:
+        return check_choice(v, vocab.FINANCING_TYPES, "融资方式") if v else None
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, v: str | None) -> str | None:
+        return check_choice(v, vocab.FINANCING_STAGES, "融资阶段") if v else None
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        return check_choice(v, vocab.NEED_STATUSES, "状态")
+
+    @model_validator(mode="after")
+    def _financing(self) -> NeedCreate:
+        if self.kind == "financing":
+            if self.amount is None:
+                raise FieldProblem("融资需求必须填写融资金额（万元）", "amount")
+            if not self.financing_type:
+                raise FieldProblem("融资需求必须填写融资方式（股权或债权）", "financing_type")
+        return self
+
+
+class NeedUpdate(SQLModel):
+    title: str | None = None
+    description: str | None = None
+    industry: str | None = None
+    field: str | None = None
+    budget: float | None = None
+    min_trl: int | None = None
+    province: str | None = None
+    city: str | None = None
+    deadline: dt.date | None = None
+    visibility: str | None = None
+    amount: float | None = None
+    financing_type: str | None = None
+    stage: str | None = None
+    use_of_funds: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    status: str | None = None
+
+
+class NeedPublic(SQLModel):
+    """A need as shown to someone allowed to see it; contact fields are filled only when revealed."""
+
+    id: int
+    kind: str
+    title: str
+    description: str
+    industry: str | None
+    field: str | None
+    budget: float | None
+    min_trl: int | None
+    province: str | None
+    city: str | None
+    deadline: dt.date | None
+    visibility: str
+    owner_id: int
+    status: str
+    amount: float | None = None
+    financing_type: str | None = None
+    stage: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Leads, audit, outbox
+# --------------------------------------------------------------------------------------------
+
+
+class Lead(SQLModel, table=True):
+    """One pairing followed through 推荐 → 意向 → 洽谈 → 签约 → 合同登记."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    technology_id: int | None = Field(default=None, foreign_key="technology.id", index=True)
+    need_id: int | None = Field(default=None, foreign_key="need.id", index=True)
+    supplier_id: int = Field(foreign_key="organization.id", index=True)  # 成果方
+    demander_id: int = Field(foreign_key="organization.id", index=True)  # 需求方 / 投资方
+    stage: str = Field(default="recommended", max_length=20)
+    source: str = Field(default="interest", max_length=20)  # interest / event / challenge / manual
+    contract_amount: float | None = None  # 万元
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LeadEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True, ondelete="CASCADE")
+    from_stage: str | None = Field(default=None, max_length=20)
+    to_stage: str = Field(max_length=20)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    note: str = Field(default="", sa_type=Text)
+    amount: float | None = None
+    at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to which object. Never stores revealed values (contacts, passwords)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, index=True)
+    action: str = Field(max_length=60, index=True)
+    object_type: str | None = Field(default=None, max_length=40)
+    object_id: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class IndexOutbox(SQLModel, table=True):
+    """A change the search index must apply, written in the same transaction as the change."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str = Field(max_length=20, index=True)
+    item_id: int
+    created_at: dt.datetime = Field(default_factory=utcnow)

@@ -1,0 +1,113 @@
+"""Shared fixtures: a fresh data directory per test, and databases on SQLite and PostgreSQL.
+
+When DUIJIE_TEST_PG_URL is set, every test using `db_url` / `engine` also runs on PostgreSQL,
+each in a schema of its own; if the server is unreachable the tests fail instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from matcher.config import Settings, reset_settings
+from matcher.db import dispose_engines, make_engine
+from matcher.migrate import upgrade
+
+PG_URL = os.environ.get("DUIJIE_TEST_PG_URL", "").strip()
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def duijie_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own DUIJIE_HOME and fresh settings; nothing touches ~/.local/share."""
+    home = tmp_path / "duijie-home"
+    monkeypatch.setenv("DUIJIE_HOME", str(home))
+    monkeypatch.delenv("DUIJIE_DATABASE_URL", raising=False)
+    reset_settings()
+    yield home
+    dispose_engines()
+    reset_settings()
+
+
+@pytest.fixture
+def settings(duijie_home: Path) -> Settings:
+    return Settings(home=duijie_home)
+
+
+def _pg_schema_url(schema: str) -> str:
+    url = make_url(PG_URL)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    query = dict(url.query)
+    query["options"] = f"-csearch_path={schema}"
+    return url.set(query=query).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine | None]:
+    if not PG_URL:
+        yield None
+        return
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # pragma: no cover - exercised only when PG is down
+        pytest.fail(f"DUIJIE_TEST_PG_URL is set but PostgreSQL is unreachable: {exc}")
+    yield engine
+    engine.dispose()
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, duijie_home: Path, pg_admin: Engine | None
+) -> Iterator[str]:
+    """A database URL with an empty database, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{duijie_home / 'test.db'}"
+        return
+    if pg_admin is None:
+        pytest.skip("PostgreSQL tests run when DUIJIE_TEST_PG_URL is set (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        dispose_engines()
+        with pg_admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A migrated, empty database; also made the configured one (DUIJIE_DATABASE_URL)."""
+    monkeypatch.setenv("DUIJIE_DATABASE_URL", db_url)
+    reset_settings()
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(duijie_home: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{duijie_home / 'duijie.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "csl" / "docs.jsonl").exists():
+        pytest.fail(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA

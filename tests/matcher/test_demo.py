@@ -1,0 +1,51 @@
+"""The demo data: size, shape, fictional owners, and idempotence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from matcher import services
+from matcher.db import session_scope
+from matcher.demo.build import load_demo
+from matcher.demo.suppliers import DISCIPLINE_FIELDS
+from matcher.models import Need, Organization, Technology
+from matcher.vocab import TECH_FIELDS
+
+
+def test_demo_loads_a_provincial_platform_and_is_idempotent(
+    engine: Engine, shared_data: Path
+) -> None:
+    first = load_demo(engine, shared_data=shared_data)
+    assert [r.created for r in first][1:] == [
+        2000,
+        sum(1 for _ in (shared_data / "needs_dev.jsonl").open()) + 123,
+    ]
+    with session_scope(engine, write=False) as session:
+        counts = services.counts(session=session)
+        assert counts["technologies"] >= 2000 and counts["needs"] >= 150
+        financing = session.exec(
+            select(func.count()).select_from(Need).where(Need.kind == "financing")
+        ).one()
+        assert financing >= 30
+        kinds = dict(
+            session.exec(select(Organization.kind, func.count()).group_by(Organization.kind)).all()
+        )
+        assert 35 <= kinds["university"] + kinds["institute"] <= 45
+        assert 70 <= kinds["enterprise"] <= 90 and kinds["investor"] >= 3 and kinds["agency"] >= 1
+        assert all(
+            o.is_demo and "虚构" in o.description for o in session.exec(select(Organization))
+        )
+        dev_ids = [json.loads(line)["id"] for line in (shared_data / "needs_dev.jsonl").open()]
+        assert len(session.exec(select(Need).where(Need.code.in_(dev_ids))).all()) == len(dev_ids)  # type: ignore[union-attr]
+        fields = set(session.exec(select(Technology.field).distinct()).all())
+        assert fields <= set(TECH_FIELDS)
+    again = load_demo(engine, shared_data=shared_data)
+    assert all(r.created == 0 and r.updated == 0 for r in again)
+
+
+def test_every_discipline_maps_to_a_field() -> None:
+    assert set(DISCIPLINE_FIELDS.values()) <= set(TECH_FIELDS)
