@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint format bench serve clean-venv
+.PHONY: setup demo test soak lint format bench serve clean-venv
 
 setup: $(STAMP)
+	$(BIN)/duijie model build
 
 # torch first, from the CPU wheel on this disk (any other spec pulls a multi-GB CUDA build),
 # then the project with its dev extras; the stamp re-runs this when pyproject.toml changes.
@@ -37,8 +38,16 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Measured figures with the baselines they beat, from the same run.
 bench: setup
-	@echo "no benchmarks yet"
+	$(BIN)/duijie eval sts --baselines
+	$(BIN)/duijie eval sts --model static
+	$(BIN)/duijie eval retrieval
+	$(BIN)/duijie bench search --n 100000
+
+# The long checks: full e5 parity on all 2,000 abstracts, then everything else.
+soak: setup
+	DUIJIE_FULL_PARITY=1 $(BIN)/python -m pytest -q tests/matcher/test_e5_parity.py
 
 clean-venv:
 	rm -rf $(VENV)

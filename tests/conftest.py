@@ -19,7 +19,9 @@ from matcher.db import dispose_engines, make_engine
 from matcher.migrate import upgrade
 
 PG_URL = os.environ.get("DUIJIE_TEST_PG_URL", "").strip()
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The models `make setup` built, in the data directory the session started with (tests then
+# switch DUIJIE_HOME per test and link this folder in where they need the real models).
+REAL_MODELS = Settings().models_dir
 
 
 @pytest.fixture(autouse=True)
@@ -108,6 +110,32 @@ def sqlite_engine(duijie_home: Path) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not (SHARED_DATA / "csl" / "docs.jsonl").exists():
-        pytest.fail(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    from matcher.datasets import datasets_dir
+
+    return datasets_dir()
+
+
+@pytest.fixture
+def real_models(duijie_home: Path) -> Path:
+    """Link the built models (e5, static) into this test's data directory; fail if missing."""
+    from matcher.embedding.encoder import read_manifest
+
+    missing = [name for name in ("e5", "static") if not read_manifest(REAL_MODELS / name)]
+    if missing:
+        pytest.fail(
+            f"built models missing in {REAL_MODELS}: {missing}; run `make setup` or `duijie model build`"
+        )
+    duijie_home.mkdir(parents=True, exist_ok=True)
+    link = duijie_home / "models"
+    if not link.exists():
+        link.symlink_to(REAL_MODELS, target_is_directory=True)
+    return link
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small deterministic stand-in model for fast unit tests (characters and bigrams with
+    hashed vectors): texts that share characters are similar, as with a real model."""
+    from tests.helpers import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

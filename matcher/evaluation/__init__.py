@@ -1,0 +1,1 @@
+"""Evaluations that print measured figures beside the baselines they beat, from the same run."""
