@@ -1,0 +1,174 @@
+"""`duijie eval retrieval`: the engine against BM25 alone and dense alone, from one run.
+
+The 2,000 CSL abstracts are imported as technologies into a temporary workspace through the
+product's own import and index code (title and keywords left out of the documents, so that
+title → abstract and keywords → abstract are real tasks), then three query sets are run:
+titles, keywords, and enterprise needs (`needs_dev.jsonl` by default). The user's database and
+index are never touched; the embedding cache is shared, being content-addressed."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matcher.config import Settings
+from matcher.datasets import dataset
+
+K = 10
+Progress = Callable[[str, float], None]
+
+
+def ndcg_at(ranked: Sequence[int], relevant: set[int], k: int = K) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, doc in enumerate(ranked[:k]) if doc in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def metrics(rankings: list[list[int]], relevants: list[set[int]]) -> dict[str, float]:
+    n = max(len(rankings), 1)
+    out = {"ndcg@10": 0.0, "recall@1": 0.0, "recall@10": 0.0, "mrr@10": 0.0}
+    for ranked, relevant in zip(rankings, relevants, strict=True):
+        out["ndcg@10"] += ndcg_at(ranked, relevant)
+        out["recall@1"] += len(set(ranked[:1]) & relevant) / max(len(relevant), 1)
+        out["recall@10"] += len(set(ranked[:K]) & relevant) / max(len(relevant), 1)
+        rr = 0.0
+        for i, doc in enumerate(ranked[:K]):
+            if doc in relevant:
+                rr = 1.0 / (i + 1)
+                break
+        out["mrr@10"] += rr
+    return {k: round(v / n, 4) for k, v in out.items()}
+
+
+def load_queries(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def corpus_csv(docs: list[dict[str, Any]], owner: str) -> bytes:
+    from matcher.catalog.exporter import write_csv
+    from matcher.demo.suppliers import DISCIPLINE_FIELDS
+
+    headers = ["编号", "成果名称", "所属单位", "技术领域", "成果简介", "成熟度", "合作方式"]
+    rows = [
+        [
+            d["id"],
+            "科技成果",
+            owner,
+            DISCIPLINE_FIELDS.get(d["discipline"], "现代服务与社会发展"),
+            d["abstract"],
+            "5",
+            "技术咨询",
+        ]
+        for d in docs
+    ]
+    return write_csv(headers, rows)
+
+
+def build_workspace(
+    settings: Settings, root: Path, docs: list[dict[str, Any]], progress: Progress | None = None
+) -> Any:
+    """A throwaway data directory holding the CSL corpus, indexed with the product's code."""
+    from matcher.catalog.importer import import_catalog
+    from matcher.db import make_engine
+    from matcher.indexing import IndexManager
+    from matcher.migrate import upgrade
+
+    workspace = settings.model_copy(
+        update={"home": root, "database_url": None, "import_max_rows": 10_000}
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "models").symlink_to(settings.models_dir.resolve(), target_is_directory=True)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    (root / "cache").symlink_to(settings.cache_dir.resolve(), target_is_directory=True)
+    engine = make_engine(workspace.resolved_database_url)
+    upgrade(engine)
+    owner = "CSL 评测语料"
+    orgs = f"单位名称,单位类型\n{owner},科研院所\n".encode()
+    import_catalog(
+        engine=engine, kind="organizations", data=orgs, filename="eval-orgs.csv", settings=workspace
+    )
+    import_catalog(
+        engine=engine,
+        kind="technologies",
+        data=corpus_csv(docs, owner),
+        filename="eval-csl.csv",
+        settings=workspace,
+    )
+    manager = IndexManager(engine, workspace).open(progress)
+    return workspace, engine, manager
+
+
+def run(
+    settings: Settings,
+    *,
+    queries_file: Path | None = None,
+    fusions: Sequence[str] = ("relative", "rrf"),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    from sqlmodel import select
+
+    from matcher.db import session_scope
+    from matcher.matching import Matcher
+    from matcher.models import Technology
+
+    say = progress or (lambda _m, _f: None)
+    with dataset("csl/docs.jsonl").open(encoding="utf-8") as fh:
+        docs = [json.loads(line) for line in fh if line.strip()]
+    needs = load_queries(queries_file or dataset("needs_dev.jsonl"))
+    with tempfile.TemporaryDirectory(prefix="duijie-eval-") as tmp:
+        _workspace, engine, manager = build_workspace(settings, Path(tmp) / "home", docs, progress)
+        with session_scope(engine, write=False) as session:
+            id_of: dict[str, int] = {
+                t.code: t.id
+                for t in session.exec(select(Technology))
+                if t.code and t.id is not None
+            }
+        tasks = {
+            "title": [(d["title"], {id_of[d["id"]]}) for d in docs],
+            "keywords": [
+                (" ".join(d.get("keywords") or []), {id_of[d["id"]]})
+                for d in docs
+                if d.get("keywords")
+            ],
+            "needs": [(q["query"], {id_of[r] for r in q["relevant"] if r in id_of}) for q in needs],
+        }
+        every_query = [q for items in tasks.values() for q, _ in items]
+        manager.encoder.encode_queries(
+            every_query, progress=lambda d, t: say(f"编码查询 {d}/{t}", d / max(t, 1))
+        )
+        matchers = {name: Matcher(manager, fusion=name) for name in fusions}
+        results: dict[str, Any] = {
+            "corpus": len(docs),
+            "queries_file": str(queries_file or "needs_dev.jsonl"),
+            "tasks": {},
+        }
+        for task, items in tasks.items():
+            relevants = [rel for _, rel in items]
+            ranked: dict[str, list[list[int]]] = {name: [] for name in [*fusions, "bm25", "dense"]}
+            for i, (query, _) in enumerate(items):
+                for name, matcher in matchers.items():
+                    ranked[name].append([h.id for h in matcher.search(query, limit=K).hits])
+                any_matcher = next(iter(matchers.values()))
+                ranked["bm25"].append(
+                    [i for i, _ in any_matcher.lexical_only("technologies", query, K)]
+                )
+                ranked["dense"].append(
+                    [i for i, _ in any_matcher.dense_only("technologies", query, K)]
+                )
+                if i % 50 == 0:
+                    say(f"{task}：{i}/{len(items)}", i / max(len(items), 1))
+            task_result: dict[str, Any] = {
+                name: metrics(r, relevants) for name, r in ranked.items()
+            }
+            task_result["engine"] = task_result[fusions[0]]
+            task_result["queries"] = len(items)
+            results["tasks"][task] = task_result
+        manager.close()
+        engine.dispose()
+    results["fusion"] = fusions[0]
+    return results

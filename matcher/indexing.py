@@ -1,0 +1,291 @@
+"""Keep the search index in step with the database.
+
+Every write to a searchable row leaves an `IndexOutbox` row in the same transaction. The index
+applies outbox rows in id order and records the last applied id in its manifest, so a process
+that crashes loses nothing: on restart it loads the last saved index and replays the rest. A
+collection whose manifest does not match the configured model or tokenizer, or whose files fail
+their checksum, is rebuilt from the database, never served empty."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from index.collection import Collection, IndexCorrupt, IndexStale, read_manifest
+from matcher.config import Settings, get_settings
+from matcher.db import session_scope
+from matcher.embedding.encoder import Encoder, get_encoder
+from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology
+from matcher.text import Lexer, get_lexer, investor_text, need_text, technology_text
+
+COLLECTIONS = ("technologies", "needs", "investors")
+Progress = Callable[[str, float], None]
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    text: str
+
+
+def indexable_documents(
+    session: Session, collection: str, ids: list[int] | None = None
+) -> list[Document]:
+    """The rows of a collection that search may return (published), with their matching text."""
+    if collection == "technologies":
+        stmt = select(Technology).where(Technology.status == "published")
+        if ids is not None:
+            stmt = stmt.where(col(Technology.id).in_(ids))
+        return [Document(t.id, technology_text(t)) for t in session.exec(stmt) if t.id is not None]
+    if collection == "needs":
+        stmt_n = select(Need).where(Need.status == "published")
+        if ids is not None:
+            stmt_n = stmt_n.where(col(Need.id).in_(ids))
+        return [Document(n.id, need_text(n)) for n in session.exec(stmt_n) if n.id is not None]
+    if collection == "investors":
+        stmt_i = select(Organization, InvestorProfile).join(
+            InvestorProfile, col(InvestorProfile.organization_id) == col(Organization.id)
+        )
+        stmt_i = stmt_i.where(Organization.kind == "investor")
+        if ids is not None:
+            stmt_i = stmt_i.where(col(Organization.id).in_(ids))
+        return [
+            Document(o.id, investor_text(o, p)) for o, p in session.exec(stmt_i) if o.id is not None
+        ]
+    raise ValueError(collection)
+
+
+def max_outbox_id(session: Session) -> int:
+    return int(session.exec(select(func.max(IndexOutbox.id))).one() or 0)
+
+
+class IndexManager:
+    """The collections of one data directory, loaded once per process and kept caught up."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        encoder: Encoder | None = None,
+        lexer: Lexer | None = None,
+        save_interval_s: float = 0.0,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or get_settings()
+        self._encoder = encoder
+        self._lexer = lexer
+        self.collections: dict[str, Collection] = {}
+        self.lock = threading.RLock()
+        self.save_interval_s = save_interval_s
+        self._unsaved: set[str] = set()
+        self._last_save = 0.0
+        self.rebuilt: dict[str, str] = {}  # collection → why it was rebuilt at open
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = get_encoder(self.settings)
+        return self._encoder
+
+    @property
+    def lexer(self) -> Lexer:
+        if self._lexer is None:
+            self._lexer = get_lexer()
+        return self._lexer
+
+    def path(self, name: str) -> Path:
+        return self.settings.index_dir / name
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def open(self, progress: Progress | None = None) -> IndexManager:
+        with self.lock:
+            for name in COLLECTIONS:
+                self.collections[name] = self._load_or_rebuild(name, progress)
+            self.catch_up(force_save=True)
+        return self
+
+    def _load_or_rebuild(self, name: str, progress: Progress | None) -> Collection:
+        path = self.path(name)
+        if read_manifest(path) is None:
+            self.rebuilt[name] = "no index yet"
+            return self.rebuild(name, progress)
+        try:
+            return Collection.load(
+                path,
+                model_fingerprint=self.encoder.fingerprint,
+                dim=self.encoder.dim,
+                tokenizer_fingerprint=self.lexer.fingerprint,
+            )
+        except (IndexStale, IndexCorrupt) as exc:
+            _log.warning("rebuilding index %s: %s", name, exc)
+            self.rebuilt[name] = str(exc)
+            return self.rebuild(name, progress)
+
+    def _kind_for(self, count: int) -> str:
+        return "hnsw" if count > self.settings.index_exact_max else "flat"
+
+    def rebuild(self, name: str, progress: Progress | None = None) -> Collection:
+        """Build a collection from the database and save it."""
+        with session_scope(self.engine, write=False) as session:
+            # Read the outbox position first: anything written after it is replayed later.
+            position = max_outbox_id(session)
+            documents = indexable_documents(session, name)
+        collection = Collection.empty(
+            name,
+            model_fingerprint=self.encoder.fingerprint,
+            model_name=self.encoder.setting,
+            dim=self.encoder.dim,
+            tokenizer_fingerprint=self.lexer.fingerprint,
+            kind=self._kind_for(len(documents)),
+        )
+        self._apply(collection, documents, [], progress=progress, label=name)
+        collection.last_outbox_id = position
+        if collection.vectors.kind == "hnsw":
+            collection.extra["ann_recall@10"] = round(collection.vectors.recall_at(10), 4)
+        collection.save(self.path(name))
+        with self.lock:
+            self.collections[name] = collection
+        return collection
+
+    def _apply(
+        self,
+        collection: Collection,
+        documents: list[Document],
+        removed: list[int],
+        *,
+        progress: Progress | None = None,
+        label: str = "",
+    ) -> None:
+        if removed:
+            collection.remove(removed)
+        if not documents:
+            return
+        say = progress or (lambda _m, _f: None)
+        texts = [d.text for d in documents]
+        vectors = self.encoder.encode_documents(
+            texts,
+            progress=lambda done, total: say(f"{label}：编码 {done}/{total}", done / max(total, 1)),
+        )
+        tokens = self.lexer.tokens_many(texts)
+        collection.upsert([d.id for d in documents], np.asarray(vectors), tokens)
+        say(f"{label}：完成", 1.0)
+
+    def catch_up(self, *, force_save: bool = False) -> int:
+        """Apply pending outbox rows; returns how many changes were applied."""
+        with self.lock:
+            if not self.collections:
+                return 0
+            start = min(c.last_outbox_id for c in self.collections.values())
+            with session_scope(self.engine, write=False) as session:
+                rows = session.exec(
+                    select(IndexOutbox)
+                    .where(col(IndexOutbox.id) > start)
+                    .order_by(col(IndexOutbox.id))
+                ).all()
+                pending: dict[str, dict[int, None]] = {name: {} for name in self.collections}
+                last: dict[str, int] = {}
+                for row in rows:
+                    collection = self.collections.get(row.collection)
+                    if collection is None or row.id is None or row.id <= collection.last_outbox_id:
+                        continue
+                    pending[row.collection][row.item_id] = None
+                    last[row.collection] = row.id
+                applied = 0
+                for name, items in pending.items():
+                    if not items:
+                        continue
+                    ids = list(items)
+                    documents = indexable_documents(session, name, ids)
+                    present = {d.id for d in documents}
+                    collection = self.collections[name]
+                    self._apply(
+                        collection, documents, [i for i in ids if i not in present], label=name
+                    )
+                    collection.last_outbox_id = last[name]
+                    self._maybe_switch_kind(collection)
+                    self._unsaved.add(name)
+                    applied += len(ids)
+            if self._unsaved and (
+                force_save or time.monotonic() - self._last_save >= self.save_interval_s
+            ):
+                self.save()
+            return applied
+
+    def _maybe_switch_kind(self, collection: Collection) -> None:
+        wanted = self._kind_for(len(collection))
+        if wanted == collection.vectors.kind:
+            return
+        from index.vectors import VectorStore
+
+        live = sorted(collection.vectors.label_of.items(), key=lambda kv: kv[1])
+        vectors = collection.vectors.vectors_for([label for _, label in live])
+        store = VectorStore(collection.dim, wanted)
+        store.upsert([db_id for db_id, _ in live], vectors)
+        collection.vectors = store
+
+    def save(self) -> None:
+        with self.lock:
+            for name in sorted(self._unsaved):
+                self.collections[name].save(self.path(name))
+            self._unsaved.clear()
+            self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        """Persist what was applied since the last save (the outbox would replay it anyway)."""
+        if self._unsaved:
+            self.save()
+
+    # --- inspection --------------------------------------------------------------------------
+    def verify(self) -> dict[str, dict[str, Any]]:
+        """Database ids against index ids, per collection (after catching up, as a restart does)."""
+        self.catch_up(force_save=True)
+        report: dict[str, dict[str, Any]] = {}
+        with session_scope(self.engine, write=False) as session:
+            for name, collection in self.collections.items():
+                db_ids = {d.id for d in indexable_documents(session, name)}
+                vec_ids = collection.vectors.live_ids()
+                lex_ids = collection.lexical.live_ids()
+                report[name] = {
+                    "database": len(db_ids),
+                    "vectors": len(vec_ids),
+                    "lexical": len(lex_ids),
+                    "missing": sorted(db_ids - vec_ids)[:20],
+                    "extra": sorted(vec_ids - db_ids)[:20],
+                    "lexical_mismatch": sorted(vec_ids ^ lex_ids)[:20],
+                    "ok": db_ids == vec_ids == lex_ids,
+                }
+        return report
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        with session_scope(self.engine, write=False) as session:
+            head = max_outbox_id(session)
+        out: dict[str, dict[str, Any]] = {}
+        for name in COLLECTIONS:
+            manifest = read_manifest(self.path(name)) or {}
+            out[name] = {
+                "count": manifest.get("count"),
+                "index_type": manifest.get("index_type"),
+                "model": manifest.get("model"),
+                "model_fingerprint": manifest.get("model_fingerprint"),
+                "dim": manifest.get("dim"),
+                "last_outbox_id": manifest.get("last_outbox_id"),
+                "pending_changes": max(0, head - int(manifest.get("last_outbox_id") or 0)),
+                "saved_at": manifest.get("saved_at"),
+                "ann_recall@10": manifest.get(
+                    "ann_recall@10", 1.0 if manifest.get("index_type") == "flat" else None
+                ),
+                "libraries": manifest.get("libraries"),
+            }
+        return out

@@ -1,0 +1,604 @@
+"""The matching engine: search and recommendations with their reasons.
+
+Every request goes the same way: encode the probe text with the query prompt, take the best
+dense candidates (FAISS) and the best lexical candidates (BM25 over jieba tokens), fuse the two
+rankings, keep only what the viewer may see and what the hard filters allow (checked against the
+database, so a deleted or hidden row is never returned nor counted), adjust by soft signals
+(field, TRL, price against budget, freshness), collapse near-duplicates, and explain each hit:
+the shared key terms, the score parts and the gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from matcher import scoring
+from matcher.access import ANONYMOUS, Viewer, can_see_need, can_see_technology, visible_needs_clause
+from matcher.db import session_scope
+from matcher.errors import NotFound
+from matcher.indexing import IndexManager
+from matcher.models import InvestorProfile, Lead, Need, Organization, Technology
+from matcher.scoring import Scored
+from matcher.text import need_text, technology_text
+
+DEPTH = 200  # candidates taken from each side before fusion
+DUPLICATE_COSINE = 0.985
+
+
+@dataclass
+class Filters:
+    """Hard filters of the search box and the API."""
+
+    field: str | None = None
+    province: str | None = None
+    min_trl: int | None = None
+    modes: tuple[str, ...] = ()
+    max_price: float | None = None
+    need_kind: str | None = None
+    min_budget: float | None = None
+
+    def active(self) -> bool:
+        return any(
+            v not in (None, (), "")
+            for v in (
+                self.field,
+                self.province,
+                self.min_trl,
+                self.modes,
+                self.max_price,
+                self.need_kind,
+                self.min_budget,
+            )
+        )
+
+
+@dataclass
+class Hit:
+    collection: str
+    id: int
+    score: float
+    parts: dict[str, float]
+    terms: list[str]
+    reason: str
+    gaps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    item: Any = None  # the Technology / Need / Organization row
+
+
+@dataclass
+class TeamHit:
+    organization: Organization
+    score: float
+    technologies: list[Hit]
+    track_record: dict[str, int]
+    reason: str
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    terms: list[str]
+
+
+class Matcher:
+    def __init__(
+        self, manager: IndexManager, engine: Engine | None = None, *, fusion: str = "relative"
+    ) -> None:
+        self.manager = manager
+        self.engine = engine or manager.engine
+        self.fusion = fusion
+
+    # --- retrieval core ----------------------------------------------------------------------
+    def candidates(
+        self,
+        collection: str,
+        text: str,
+        *,
+        allowed: set[int] | None = None,
+        depth: int = DEPTH,
+        vector: np.ndarray | None = None,
+    ) -> tuple[list[Scored], list[str]]:
+        """Fused candidates (best first) and the query's lexical tokens."""
+        index = self.manager.collections[collection]
+        if vector is None:
+            vector = self.manager.encoder.encode_queries([text])[0]
+        tokens = self.manager.lexer.tokens(text)
+        with self.manager.lock:
+            dense = index.vectors.search(vector, depth, allowed)
+            lexical = index.lexical.top(tokens, depth, allowed)
+        return scoring.fuse(dense, lexical, method=self.fusion), tokens
+
+    def dense_only(self, collection: str, text: str, depth: int = 10) -> list[tuple[int, float]]:
+        vector = self.manager.encoder.encode_queries([text])[0]
+        with self.manager.lock:
+            return self.manager.collections[collection].vectors.search(vector, depth)
+
+    def lexical_only(self, collection: str, text: str, depth: int = 10) -> list[tuple[int, float]]:
+        tokens = self.manager.lexer.tokens(text)
+        with self.manager.lock:
+            return self.manager.collections[collection].lexical.top(tokens, depth)
+
+    def shared_terms(
+        self, collection: str, query_tokens: list[str], doc_id: int, limit: int = 6
+    ) -> list[str]:
+        """The query's words this document also contains, the most specific (highest IDF) first."""
+        lexical = self.manager.collections[collection].lexical
+        doc_tokens = set(lexical.document_tokens(doc_id))
+        shared = [t for t in dict.fromkeys(query_tokens) if t in doc_tokens and len(t) > 1]
+        shared.sort(key=lambda t: (-lexical.idf(t), -len(t), t))
+        chosen: list[str] = []
+        for term in shared:
+            if any(term in longer for longer in chosen):
+                continue  # 高炉 adds nothing once 高炉炉况 is shown
+            chosen.append(term)
+            if len(chosen) >= limit:
+                break
+        return chosen
+
+    # --- search box --------------------------------------------------------------------------
+    def search(
+        self,
+        text: str,
+        *,
+        collection: str = "technologies",
+        filters: Filters | None = None,
+        viewer: Viewer = ANONYMOUS,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResult:
+        filters = filters or Filters()
+        text = (text or "").strip()
+        with session_scope(self.engine, write=False) as session:
+            allowed = self._allowed(session, collection, filters, viewer)
+            if not text:
+                return self._browse(session, collection, allowed, viewer, limit, offset)
+            fused, tokens = self.candidates(collection, text, allowed=allowed)
+            meta = self._meta(session, collection, [s.id for s in fused])
+            visible = [
+                s for s in fused if s.id in meta and self._visible(collection, meta[s.id], viewer)
+            ]
+            if collection == "technologies":
+                for item in visible:
+                    scoring.apply_freshness(item, meta[item.id].valid_until)
+                    scoring.total(item)
+            visible.sort(key=lambda s: (-s.score, s.id))
+            head = self._collapse(collection, visible[: offset + limit + 20])
+            visible = head + visible[offset + limit + 20 :]
+            page = visible[offset : offset + limit]
+            rows = self._rows(session, collection, [s.id for s in page])
+            hits = [self._hit(collection, s, rows[s.id], tokens) for s in page if s.id in rows]
+            return SearchResult(total=len(visible), hits=hits, terms=tokens)
+
+    def _browse(
+        self,
+        session: Session,
+        collection: str,
+        allowed: set[int] | None,
+        viewer: Viewer,
+        limit: int,
+        offset: int,
+    ) -> SearchResult:
+        """An empty query lists the newest visible items (filters still apply)."""
+        model: Any = {"technologies": Technology, "needs": Need}.get(collection)
+        if model is None:
+            return SearchResult(0, [], [])
+        stmt = select(model).where(col(model.status) == "published")
+        if collection == "needs":
+            stmt = select(Need).where(visible_needs_clause(viewer), col(Need.status) == "published")
+        if allowed is not None:
+            stmt = stmt.where(col(model.id).in_(allowed or {-1}))
+        rows = list(session.exec(stmt.order_by(col(model.updated_at).desc(), col(model.id).desc())))
+        rows = [r for r in rows if self._visible(collection, r, viewer)]
+        hits = [
+            Hit(collection, r.id, 0.0, {}, [], "最新发布", item=r)
+            for r in rows[offset : offset + limit]
+        ]
+        return SearchResult(total=len(rows), hits=hits, terms=[])
+
+    # --- recommendations ---------------------------------------------------------------------
+    def technologies_for_need(
+        self, need_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10
+    ) -> list[Hit]:
+        """Need → the research results most likely to solve it."""
+        with session_scope(self.engine, write=False) as session:
+            need = self._need(session, need_id, viewer)
+            fused, tokens = self.candidates("technologies", need_text(need))
+            meta = self._meta(session, "technologies", [s.id for s in fused])
+            out = []
+            for item in fused:
+                tech = meta.get(item.id)
+                if (
+                    tech is None
+                    or not can_see_technology(tech, viewer)
+                    or tech.status != "published"
+                ):
+                    continue
+                scoring.apply_field(item, tech.field, need.field)
+                scoring.apply_trl(item, tech.trl, need.min_trl)
+                scoring.apply_budget(item, tech.price, need.budget)
+                scoring.apply_freshness(item, tech.valid_until)
+                scoring.total(item)
+                out.append(item)
+            out.sort(key=lambda s: (-s.score, s.id))
+            out = self._collapse("technologies", out[: limit + 20])[:limit]
+            rows = self._rows(session, "technologies", [s.id for s in out])
+            return [self._hit("technologies", s, rows[s.id], tokens) for s in out]
+
+    def needs_for_technology(
+        self, technology_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10
+    ) -> list[Hit]:
+        """Technology → the enterprises' needs it could answer (only needs the viewer may see)."""
+        with session_scope(self.engine, write=False) as session:
+            tech = session.get(Technology, technology_id)
+            if tech is None or not can_see_technology(tech, viewer):
+                raise NotFound("科技成果不存在")
+            allowed = set(session.exec(select(Need.id).where(visible_needs_clause(viewer))).all())
+            allowed.discard(None)  # type: ignore[arg-type]
+            fused, tokens = self.candidates("needs", technology_text(tech), allowed=allowed)  # type: ignore[arg-type]
+            rows = self._rows(session, "needs", [s.id for s in fused[: limit * 5 + 50]])
+            out = []
+            for item in fused:
+                need = rows.get(item.id)
+                if need is None or not can_see_need(need, viewer) or need.status != "published":
+                    continue
+                if need.owner_id == tech.owner_id:
+                    continue
+                scoring.apply_field(item, tech.field, need.field)
+                scoring.apply_trl(item, tech.trl, need.min_trl)
+                scoring.apply_budget(item, tech.price, need.budget)
+                scoring.total(item)
+                out.append(item)
+            out.sort(key=lambda s: (-s.score, s.id))
+            return [self._hit("needs", s, rows[s.id], tokens) for s in out[:limit]]
+
+    def similar_technologies(
+        self, technology_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 6
+    ) -> list[Hit]:
+        with session_scope(self.engine, write=False) as session:
+            tech = session.get(Technology, technology_id)
+            if tech is None or not can_see_technology(tech, viewer):
+                raise NotFound("科技成果不存在")
+            vector = self.manager.collections["technologies"].vectors.vector(technology_id)
+            fused, tokens = self.candidates(
+                "technologies", technology_text(tech), vector=vector, depth=60
+            )
+            meta = self._meta(session, "technologies", [s.id for s in fused])
+            out = [
+                s for s in fused
+                if s.id != technology_id and s.id in meta and meta[s.id].status == "published"
+            ]  # fmt: skip
+            out = self._collapse("technologies", out[: limit + 20])[:limit]
+            rows = self._rows(session, "technologies", [s.id for s in out])
+            return [self._hit("technologies", s, rows[s.id], tokens) for s in out]
+
+    def teams_for_need(
+        self, need_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10, depth: int = DEPTH
+    ) -> list[TeamHit]:
+        """Need → organizations ranked by their technologies: the best result counts fully, the
+        next ones less (a team with several relevant results is more likely to deliver), plus a
+        small bonus for a track record of accepted leads and contracts on the platform."""
+        with session_scope(self.engine, write=False) as session:
+            need = self._need(session, need_id, viewer)
+            return self.teams_for_text(
+                session,
+                need_text(need),
+                viewer=viewer,
+                limit=limit,
+                depth=depth,
+                min_trl=need.min_trl,
+                exclude_org=need.owner_id,
+            )
+
+    def teams_for_text(
+        self,
+        session: Session,
+        text: str,
+        *,
+        viewer: Viewer = ANONYMOUS,
+        limit: int = 10,
+        depth: int = DEPTH,
+        min_trl: int | None = None,
+        exclude_org: int | None = None,
+        eligible_kinds: tuple[str, ...] = ("university", "institute", "enterprise"),
+        provinces: tuple[str, ...] = (),
+    ) -> list[TeamHit]:
+        fused, tokens = self.candidates("technologies", text, depth=depth)
+        meta = self._meta(session, "technologies", [s.id for s in fused])
+        by_org: dict[int, list[Scored]] = defaultdict(list)
+        for item in fused:
+            tech = meta.get(item.id)
+            if tech is None or tech.status != "published" or tech.owner_id == exclude_org:
+                continue
+            scoring.apply_trl(item, tech.trl, min_trl)
+            scoring.total(item)
+            by_org[tech.owner_id].append(item)
+        orgs = {
+            o.id: o
+            for o in session.exec(
+                select(Organization).where(col(Organization.id).in_(list(by_org)))
+            )
+        }
+        records = self.track_records(session, list(by_org))
+        for items in by_org.values():
+            items.sort(key=lambda s: (-s.score, s.id))
+        rows = self._rows(
+            session, "technologies", [s.id for items in by_org.values() for s in items[:3]]
+        )
+        teams: list[TeamHit] = []
+        for org_id, items in by_org.items():
+            org = orgs.get(org_id)
+            if org is None or org.kind not in eligible_kinds:
+                continue
+            if provinces and org.province not in provinces:
+                continue
+            relevance = sum(s.score * (0.5**i) for i, s in enumerate(items[:3]))
+            record = records.get(org_id, {"accepted_leads": 0, "contracts": 0})
+            bonus = min(0.1, 0.02 * record["accepted_leads"] + 0.04 * record["contracts"])
+            best = [self._hit("technologies", s, rows[s.id], tokens) for s in items[:3]]
+            reason = f"最相关成果：《{best[0].item.title}》" + (
+                f" 等 {len(items)} 项相关成果" if len(items) > 1 else ""
+            )
+            if record["contracts"] or record["accepted_leads"]:
+                reason += (
+                    f"；平台记录：{record['accepted_leads']} 次对接、{record['contracts']} 份合同"
+                )
+            teams.append(
+                TeamHit(
+                    org,
+                    relevance + bonus,
+                    best,
+                    record,
+                    reason,
+                    {"relevance": relevance, "track_record": bonus},
+                )
+            )
+        teams.sort(key=lambda t: (-t.score, t.organization.id or 0))
+        return teams[:limit]
+
+    @staticmethod
+    def track_records(session: Session, org_ids: list[int]) -> dict[int, dict[str, int]]:
+        if not org_ids:
+            return {}
+        leads = session.exec(select(Lead).where(col(Lead.supplier_id).in_(org_ids))).all()
+        out: dict[int, dict[str, int]] = {i: {"accepted_leads": 0, "contracts": 0} for i in org_ids}
+        for lead in leads:
+            if lead.stage in ("negotiation", "signed", "registered", "interest"):
+                out[lead.supplier_id]["accepted_leads"] += 1
+            if lead.stage in ("signed", "registered"):
+                out[lead.supplier_id]["contracts"] += 1
+        return out
+
+    def investors_for_need(
+        self, need_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10
+    ) -> list[Hit]:
+        """Financing need → investors: preference text plus stage, ticket size, field and region."""
+        with session_scope(self.engine, write=False) as session:
+            need = self._need(session, need_id, viewer)
+            fused, tokens = self.candidates(
+                "investors", need_text(need) + "\n" + (need.field or "")
+            )
+            ids = [s.id for s in fused]
+            orgs = {
+                o.id: o
+                for o in session.exec(select(Organization).where(col(Organization.id).in_(ids)))
+            }
+            profiles = {
+                p.organization_id: p
+                for p in session.exec(
+                    select(InvestorProfile).where(col(InvestorProfile.organization_id).in_(ids))
+                )
+            }
+            out = []
+            for item in fused:
+                org, profile = orgs.get(item.id), profiles.get(item.id)
+                if org is None or profile is None:
+                    continue
+                if profile.stages and need.stage and need.stage not in profile.stages:
+                    continue  # hard filter: the investor does not do this stage
+                if profile.regions and need.province and need.province not in profile.regions:
+                    continue
+                amount = need.amount
+                if amount is not None:
+                    if profile.ticket_max is not None and amount > profile.ticket_max * 3:
+                        item.gaps.append(
+                            f"融资金额 {amount:g} 万元远超其单笔上限 {profile.ticket_max:g} 万元"
+                        )
+                        item.parts["ticket"] = -0.1
+                    elif profile.ticket_min is not None and amount < profile.ticket_min:
+                        item.gaps.append(
+                            f"融资金额 {amount:g} 万元低于其单笔下限 {profile.ticket_min:g} 万元"
+                        )
+                        item.parts["ticket"] = -0.05
+                    else:
+                        item.parts["ticket"] = 0.0
+                        item.notes.append("金额在其单笔投资范围内")
+                if need.stage and need.stage in profile.stages:
+                    item.notes.append(f"投资阶段包含{need.stage}")
+                    item.parts["stage"] = 0.03
+                if need.field and profile.fields:
+                    scoring.apply_field(
+                        item, need.field if need.field in profile.fields else "", need.field
+                    )
+                if (
+                    need.financing_type == "debt"
+                    and "银行" not in org.name
+                    and "贷款" not in profile.preference
+                ):
+                    item.parts["type"] = -0.05
+                    item.gaps.append("需求为债权融资，该机构以股权投资为主")
+                scoring.total(item)
+                out.append(item)
+            out.sort(key=lambda s: (-s.score, s.id))
+            return [self._hit("investors", s, orgs[s.id], tokens) for s in out[:limit]]
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _need(self, session: Session, need_id: int, viewer: Viewer) -> Need:
+        need = session.get(Need, need_id)
+        if need is None or not can_see_need(need, viewer):
+            raise NotFound("需求不存在")
+        return need
+
+    def _allowed(
+        self, session: Session, collection: str, filters: Filters, viewer: Viewer
+    ) -> set[int] | None:
+        """Ids passing the hard filters and visibility, or None when nothing restricts the search."""
+        if collection == "technologies":
+            if not filters.active():
+                return None
+            stmt = select(Technology.id).where(col(Technology.status) == "published")
+            if filters.field:
+                stmt = stmt.where(col(Technology.field) == filters.field)
+            if filters.min_trl:
+                stmt = stmt.where(col(Technology.trl) >= filters.min_trl)
+            if filters.max_price is not None:
+                stmt = stmt.where(
+                    or_(col(Technology.price).is_(None), col(Technology.price) <= filters.max_price)
+                )
+            if filters.province:
+                stmt = stmt.join(
+                    Organization, col(Organization.id) == col(Technology.owner_id)
+                ).where(col(Organization.province) == filters.province)
+            ids = {i for i in session.exec(stmt).all() if i is not None}
+            if filters.modes:
+                wanted = set(filters.modes)
+                rows = session.exec(
+                    select(Technology.id, Technology.cooperation_modes).where(
+                        col(Technology.id).in_(ids)
+                    )
+                )
+                ids = {i for i, modes in rows if i is not None and wanted & set(modes or [])}
+            return ids
+        if collection == "needs":
+            stmt_n = select(Need.id).where(
+                visible_needs_clause(viewer), col(Need.status) == "published"
+            )
+            if filters.field:
+                stmt_n = stmt_n.where(col(Need.field) == filters.field)
+            if filters.province:
+                stmt_n = stmt_n.where(col(Need.province) == filters.province)
+            if filters.need_kind:
+                stmt_n = stmt_n.where(col(Need.kind) == filters.need_kind)
+            if filters.min_budget is not None:
+                stmt_n = stmt_n.where(col(Need.budget) >= filters.min_budget)
+            return {i for i in session.exec(stmt_n).all() if i is not None}
+        return None
+
+    @staticmethod
+    def _meta(session: Session, collection: str, ids: list[int]) -> dict[int, Any]:
+        """The few columns filters and soft signals need, without loading whole rows."""
+        if not ids:
+            return {}
+        if collection == "technologies":
+            cols: tuple[Any, ...] = (
+                Technology.id, Technology.status, Technology.owner_id, Technology.field,
+                Technology.trl, Technology.price, Technology.valid_until,
+            )  # fmt: skip
+            model: Any = Technology
+        elif collection == "needs":
+            cols = (
+                Need.id,
+                Need.status,
+                Need.owner_id,
+                Need.visibility,
+                Need.field,
+                Need.min_trl,
+                Need.budget,
+            )
+            model = Need
+        else:
+            cols = (Organization.id, Organization.kind)
+            model = Organization
+        return {r.id: r for r in session.exec(select(*cols).where(col(model.id).in_(ids)))}
+
+    @staticmethod
+    def _rows(session: Session, collection: str, ids: list[int]) -> dict[int, Any]:
+        if not ids:
+            return {}
+        model: Any = {"technologies": Technology, "needs": Need, "investors": Organization}[
+            collection
+        ]
+        return {r.id: r for r in session.exec(select(model).where(col(model.id).in_(ids)))}
+
+    @staticmethod
+    def _visible(collection: str, row: Any, viewer: Viewer) -> bool:
+        if collection == "technologies":
+            return row.status == "published" and can_see_technology(row, viewer)
+        if collection == "needs":
+            return row.status == "published" and can_see_need(row, viewer)
+        return True
+
+    def _collapse(self, collection: str, items: list[Scored]) -> list[Scored]:
+        """Fold near-duplicate listings (nearly the same vector) into the best-ranked of them."""
+        if len(items) < 2:
+            return items
+        vectors = self.manager.collections[collection].vectors
+        with self.manager.lock:
+            labels = [vectors.label_of.get(s.id) for s in items]
+            present = [i for i, label in enumerate(labels) if label is not None]
+            matrix = vectors.vectors_for([labels[i] for i in present])  # type: ignore[misc]
+        row_of = {i: r for r, i in enumerate(present)}
+        sims = matrix @ matrix.T if len(present) else np.zeros((0, 0))
+        kept: list[int] = []
+        out: list[Scored] = []
+        for i, item in enumerate(items):
+            r = row_of.get(i)
+            twin = None
+            if r is not None:
+                for k in kept:
+                    if sims[r, row_of[k]] >= DUPLICATE_COSINE:
+                        twin = items[k]
+                        break
+            if twin is not None:
+                twin.notes.append(f"另有相似条目 #{item.id}")
+                twin.duplicates.append(item.id)
+                continue
+            if r is not None:
+                kept.append(i)
+            out.append(item)
+        return out
+
+    def _hit(self, collection: str, item: Scored, row: Any, tokens: list[str]) -> Hit:
+        terms = self.shared_terms(collection, tokens, item.id)
+        parts = {k: round(v, 4) for k, v in item.parts.items()}
+        reason = explain(item, terms)
+        return Hit(
+            collection=collection,
+            id=item.id,
+            score=round(item.score, 4),
+            parts=parts,
+            terms=terms,
+            reason=reason,
+            gaps=list(item.gaps),
+            notes=list(item.notes),
+            duplicates=list(item.duplicates),
+            item=row,
+        )
+
+
+def explain(item: Scored, terms: list[str]) -> str:
+    """One line: why this result, in the user's language."""
+    bits = []
+    if item.dense_rank is not None and item.dense_rank <= 10:
+        bits.append(f"语义高度相关（相似度 {item.dense:.2f}）")
+    elif item.dense_rank is not None:
+        bits.append(f"语义相关（相似度 {item.dense:.2f}）")
+    if terms:
+        bits.append("共同关键词：" + "、".join(terms[:5]))
+    bits.extend(item.notes[:2])
+    if item.gaps:
+        bits.append("差距：" + "；".join(item.gaps))
+    return "；".join(bits) if bits else "综合相关"
+
+
+def today() -> dt.date:
+    return dt.date.today()
