@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
 
     index_exact_max: int = Field(
-        default=200_000,
+        default=20_000,
         ge=1,
         description="向量数不超过此值时用精确检索（Flat），超过则用 HNSW",
     )

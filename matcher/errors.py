@@ -31,6 +31,14 @@ class ValidationFailed(DomainError):
     status_code = 422
 
 
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+
 class StorageError(DomainError):
     """The data directory or database cannot be written (read-only, disk full, …)."""
 

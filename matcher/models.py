@@ -127,6 +127,7 @@ class Organization(OrganizationBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=64, unique=True)
     is_demo: bool = Field(default=False)
+    status: str = Field(default="active", max_length=20)  # active / suspended
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -283,6 +284,7 @@ class Technology(TechnologyBase, table=True):
     code: str | None = Field(default=None, max_length=64, unique=True)
     owner_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default="published", max_length=20, index=True)
+    moderation_note: str | None = Field(default=None, sa_type=Text)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     published_at: dt.datetime | None = None
@@ -419,6 +421,7 @@ class Need(NeedBase, table=True):
     code: str | None = Field(default=None, max_length=64, unique=True)
     owner_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default="published", max_length=20, index=True)
+    moderation_note: str | None = Field(default=None, sa_type=Text)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -596,3 +599,78 @@ class IndexOutbox(SQLModel, table=True):
     collection: str = Field(max_length=20, index=True)
     item_id: int
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+# --------------------------------------------------------------------------------------------
+# accounts: server-side sessions, API tokens, login attempts
+# --------------------------------------------------------------------------------------------
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored, and logout
+    revokes the row, so a copied cookie stops working at once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    ip: str | None = Field(default=None, max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    name: str = Field(default="", max_length=60)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_used_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+class LoginAttempt(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=200, index=True)
+    ip: str = Field(default="", max_length=64, index=True)
+    success: bool = False
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# interest (表达意向) and notifications
+# --------------------------------------------------------------------------------------------
+
+
+class Interest(SQLModel, table=True):
+    """One organization's interest in another's listing (a technology or a need).
+
+    The listing's owner accepts or declines with a reason code; acceptance reveals both sides'
+    contacts to each other and starts a Lead."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_org_id: int = Field(foreign_key="organization.id", index=True)
+    from_user_id: int | None = Field(default=None, foreign_key="user.id")
+    to_org_id: int = Field(foreign_key="organization.id", index=True)
+    technology_id: int | None = Field(default=None, foreign_key="technology.id", index=True)
+    need_id: int | None = Field(default=None, foreign_key="need.id", index=True)
+    offered_technology_id: int | None = Field(default=None, foreign_key="technology.id")
+    message: str = Field(default="", sa_type=Text)
+    status: str = Field(
+        default="pending", max_length=20, index=True
+    )  # pending/accepted/declined/withdrawn
+    reason_code: str | None = Field(default=None, max_length=30)
+    reason_text: str = Field(default="", sa_type=Text)
+    lead_id: int | None = Field(default=None, foreign_key="lead.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    decided_at: dt.datetime | None = None
+
+
+class Notification(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    text: str = Field(sa_type=Text)
+    link: str = Field(default="", max_length=300)
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    read_at: dt.datetime | None = None

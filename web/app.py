@@ -1,62 +1,167 @@
-"""The FastAPI application: create_app builds it; the lifespan loads heavy objects once."""
+"""The FastAPI application: create_app builds it; the lifespan loads heavy objects once
+(embedding model, jieba dictionary, search index) and hands them to routes via app.state."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from matcher.config import Settings, get_settings
 from matcher.db import get_engine
-from matcher.errors import DomainError
-from web.templating import templates
+from matcher.errors import DomainError, Unauthorized
+from matcher.indexing import IndexManager
+from matcher.matching import Matcher
+from web.security import SecurityMiddleware, csrf_guard
+from web.templating import is_htmx, render
 
 STATIC_DIR = Path(__file__).with_name("static")
+ERROR_TITLES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "页面不存在",
+    409: "操作冲突",
+    413: "内容过大",
+    422: "填写有误",
+    429: "操作过于频繁",
+    503: "服务暂不可用",
+}
+_log = logging.getLogger("duijie.web")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, index_manager: IndexManager | None = None
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from matcher.migrate import is_up_to_date
 
-        engine = get_engine(settings)
+        engine = index_manager.engine if index_manager is not None else get_engine(settings)
         if not is_up_to_date(engine):
             raise RuntimeError("数据库结构不是最新版本：请先运行 `duijie init`")
+        manager = index_manager or IndexManager(engine, settings, save_interval_s=10.0).open()
         app.state.engine = engine
+        app.state.index = manager
+        app.state.matcher = Matcher(manager)
         yield
+        manager.close()
 
     app = FastAPI(
         title="duijie 对接 API",
-        description="科技成果转化对接平台",
+        description="科技成果转化对接平台的 JSON API：检索、推荐、本单位的成果与需求、意向与对接线索。"
+        "在「我的工作台」创建 API 令牌，以 `Authorization: Bearer <令牌>` 调用。",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(csrf_guard)],
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.secure_cookies = settings.env == "production"
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body_bytes=settings.max_upload_mb * 1024 * 1024 + 64 * 1024,
+        secure_cookies=settings.env == "production",
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    from web.routes import pages
+    from web.routes import (
+        admin,
+        api,
+        auth,
+        interests,
+        needs,
+        notifications,
+        organizations,
+        search,
+        technologies,
+        workspace,
+    )
 
-    app.include_router(pages.router)
+    for module in (
+        search,
+        technologies,
+        needs,
+        organizations,
+        auth,
+        workspace,
+        interests,
+        notifications,
+        admin,
+    ):
+        app.include_router(module.router)
+    app.include_router(api.router)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
-        return templates.TemplateResponse(
+        return error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        from matcher.validation import _MESSAGES
+
+        problems = []
+        for err in exc.errors():
+            where = ".".join(
+                str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")
+            )
+            problems.append(f"{where}：{_MESSAGES.get(err.get('type', ''), '取值无效')}")
+        return error_response(request, 422, "；".join(problems) or "请求参数有误")
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Any) -> Response:
+        detail = getattr(exc, "detail", None)
+        return error_response(
             request,
-            "error.html",
-            {"message": exc.message, "status": exc.status_code},
-            status_code=exc.status_code,
+            404,
+            detail if isinstance(detail, str) and detail != "Not Found" else "页面不存在",
         )
+
+    @app.exception_handler(405)
+    async def not_allowed(request: Request, exc: Any) -> Response:
+        return error_response(request, 405, "不支持该请求方式")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        _log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "服务器出错了，请稍后重试；问题已记录")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> HTMLResponse:
         return HTMLResponse("ok")
 
     return app
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    """JSON for the API, an inline fragment for htmx, a page for everyone else."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=status)
+    if status == 401 and request.method == "GET":
+        target = "/login?next=" + quote(
+            str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+        )
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    context = {"status": status, "title": ERROR_TITLES.get(status, "出错了"), "message": message}
+    if is_htmx(request):
+        return render(request, "error.html", context, status_code=status, block="message")
+    return render(request, "error.html", context, status_code=status)
+
+
+def unauthorized() -> Unauthorized:
+    return Unauthorized("请先登录")

@@ -1,22 +1,121 @@
-"""One Jinja2 environment for every page, with the filters the templates share."""
+"""One Jinja2 environment for every page; `render` adds what every page needs and renders only
+the named block for htmx requests, so a page and its fragment never drift apart."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from sqlmodel import Session
 
 from matcher import vocab
+from matcher.db import session_scope
+from matcher.text import highlight
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
-templates.env.globals["vocab"] = vocab
-templates.env.filters["label"] = vocab.label
+env = templates.env
+env.globals["vocab"] = vocab
+env.globals["zip"] = zip
+env.filters["label"] = vocab.label
 
 
 def _price(value: float | None) -> str:
+    return "面议" if value is None else f"{value:g} 万元"
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:g} 万元"
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
-        return "面议"
-    return f"{value:g} 万元"
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
 
 
-templates.env.filters["price"] = _price
+def _days_left(value: dt.date | None) -> int | None:
+    return None if value is None else (value - dt.date.today()).days
+
+
+def _highlight(text: str, terms: list[str], limit: int | None = None) -> Markup:
+    return Markup(highlight(text or "", terms or [], limit=limit))
+
+
+def _tojson_attr(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+env.filters.update(
+    price=_price,
+    money=_money,
+    date=_date,
+    days_left=_days_left,
+    highlight=_highlight,
+    tojson_attr=_tojson_attr,
+)
+
+
+def is_htmx(request: Request) -> bool:
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def common_context(request: Request) -> dict[str, Any]:
+    from web.deps import current_user, viewer_for
+    from web.security import csrf_token
+
+    user = current_user(request)
+    unread = 0
+    if user is not None:
+        from matcher.leads import unread_count
+
+        with session_scope(request.app.state.engine, write=False) as session:
+            unread = unread_count(session, user.id)  # type: ignore[arg-type]
+    return {
+        "request": request,
+        "user": user,
+        "viewer": viewer_for(user),
+        "csrf_token": csrf_token(request),
+        "unread": unread,
+        "today": dt.date.today(),
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> HTMLResponse:
+    """The page, or only `block` of it when htmx asks (or when a block is forced)."""
+    ctx = {**common_context(request), **(context or {})}
+    if block is not None and (is_htmx(request) or block.startswith("!")):
+        name = block.lstrip("!")
+        tmpl = env.get_template(template)
+        html = "".join(tmpl.blocks[name](tmpl.new_context(ctx)))
+        return HTMLResponse(html, status_code=status_code)
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+@contextmanager
+def transaction(request: Request) -> Iterator[Session]:
+    """A write transaction committed when the block ends; then the index catches up, so the
+    change is searchable in the response that follows."""
+    with session_scope(request.app.state.engine, write=True) as session:
+        yield session
+    index = getattr(request.app.state, "index", None)
+    if index is not None:
+        index.catch_up()

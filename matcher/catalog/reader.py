@@ -174,11 +174,17 @@ def _read_csv(data: bytes, filename: str, max_rows: int) -> Table:
         text, encoding = decode_text(data)
     except ValueError as exc:
         raise _reject(str(exc), filename) from None
-    sample = text[:8192]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
+    # The delimiter is whichever of , tab ; the header line uses most (Excel's CSV quoting
+    # otherwise); sniffing whole rows misreads abstracts full of punctuation.
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";", "，"), key=first_line.count)
+    if delimiter == "，":
+        raise _reject("列名之间使用了中文逗号「，」：请用英文逗号分隔，或另存为 .xlsx", filename)
+
+    class dialect(csv.excel):
+        pass
+
+    dialect.delimiter = delimiter
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     try:
         headers = [h.strip() for h in next(reader)]

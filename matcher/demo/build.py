@@ -318,20 +318,7 @@ def load_demo(
 
 
 def default_shared_data() -> Path:
-    """``../shared/data`` beside the checkout (or DUIJIE_SHARED_DATA in the environment)."""
-    import os
+    """The datasets shipped in the package (DUIJIE_DATASETS overrides)."""
+    from matcher.datasets import datasets_dir
 
-    env = os.environ.get("DUIJIE_SHARED_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "data"
-        if (candidate / "csl" / "docs.jsonl").exists():
-            return candidate
-        candidate = parent / "shared" / "data"
-        if (candidate / "csl" / "docs.jsonl").exists():
-            return candidate
-    raise FileNotFoundError(
-        "找不到演示数据来源 shared/data（可用环境变量 DUIJIE_SHARED_DATA 指定）"
-    )
+    return datasets_dir()

@@ -1,0 +1,438 @@
+"""Interest (表达意向), its answer, the Lead it starts, contacts, and notifications.
+
+A listing's contacts are personal information: they are shown masked unless the viewer's
+organization owns the listing, or the listing's owner accepted that organization's interest in
+it. Every reveal is written to the audit log (who saw whose contacts, never the values)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from matcher import services, vocab
+from matcher.access import Viewer, can_see_need, can_see_technology
+from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from matcher.identifiers import mask_email, mask_name, mask_phone
+from matcher.models import (
+    Interest,
+    Lead,
+    LeadEvent,
+    Need,
+    Notification,
+    Organization,
+    Technology,
+    User,
+    utcnow,
+)
+
+# --------------------------------------------------------------------------------------------
+# notifications
+# --------------------------------------------------------------------------------------------
+
+
+def notify_user(session: Session, user_id: int, kind: str, text: str, link: str = "") -> None:
+    session.add(Notification(user_id=user_id, kind=kind, text=text[:500], link=link[:300]))
+
+
+def notify_org(session: Session, org_id: int, kind: str, text: str, link: str = "") -> None:
+    users = session.exec(
+        select(User).where(User.organization_id == org_id, col(User.is_active).is_(True))
+    ).all()
+    for user in users:
+        notify_user(session, user.id, kind, text, link)  # type: ignore[arg-type]
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    from sqlalchemy import func
+
+    stmt = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    )
+    return int(session.exec(stmt).one())
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> None:
+    stmt = select(Notification).where(
+        Notification.user_id == user_id, col(Notification.read_at).is_(None)
+    )
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    for row in session.exec(stmt):
+        row.read_at = utcnow()
+        session.add(row)
+
+
+# --------------------------------------------------------------------------------------------
+# interest
+# --------------------------------------------------------------------------------------------
+
+
+def _listing(
+    session: Session, *, technology_id: int | None, need_id: int | None, viewer: Viewer
+) -> Technology | Need:
+    if (technology_id is None) == (need_id is None):
+        raise ValidationFailed("请选择一项成果或一条需求")
+    if technology_id is not None:
+        tech = session.get(Technology, technology_id)
+        if tech is None or not can_see_technology(tech, viewer) or tech.status != "published":
+            raise NotFound("科技成果不存在")
+        return tech
+    need = session.get(Need, need_id)
+    if need is None or not can_see_need(need, viewer) or need.status != "published":
+        raise NotFound("需求不存在")
+    return need
+
+
+def express_interest(
+    *,
+    session: Session,
+    viewer: Viewer,
+    technology_id: int | None = None,
+    need_id: int | None = None,
+    message: str = "",
+    offered_technology_id: int | None = None,
+) -> Interest:
+    if not viewer.is_authenticated or viewer.organization_id is None:
+        raise Forbidden("请先以单位用户身份登录")
+    listing = _listing(session, technology_id=technology_id, need_id=need_id, viewer=viewer)
+    if listing.owner_id == viewer.organization_id:
+        raise Conflict("不能对本单位发布的信息表达意向")
+    message = (message or "").strip()
+    if len(message) > 1000:
+        raise ValidationFailed("留言最多 1000 字")
+    if offered_technology_id is not None:
+        offered = session.get(Technology, offered_technology_id)
+        if offered is None or offered.owner_id != viewer.organization_id:
+            raise Forbidden("只能推荐本单位的成果")
+    pending = session.exec(
+        select(Interest).where(
+            Interest.from_org_id == viewer.organization_id,
+            Interest.technology_id == technology_id,
+            Interest.need_id == need_id,
+            Interest.status == "pending",
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict("已表达过意向，正在等待对方回复")
+    interest = Interest(
+        from_org_id=viewer.organization_id,
+        from_user_id=viewer.user_id,
+        to_org_id=listing.owner_id,
+        technology_id=technology_id,
+        need_id=need_id,
+        offered_technology_id=offered_technology_id,
+        message=message,
+    )
+    session.add(interest)
+    session.flush()
+    sender = session.get(Organization, viewer.organization_id)
+    kind = "成果" if technology_id else "需求"
+    notify_org(
+        session,
+        listing.owner_id,
+        "interest.new",
+        f"{sender.name if sender else '有单位'}对您的{kind}《{listing.title}》表达了意向",
+        "/interests",
+    )
+    services.audit(
+        session=session,
+        action="interest.create",
+        actor_id=viewer.user_id,
+        object_type="interest",
+        object_id=interest.id,
+    )
+    return interest
+
+
+def decide_interest(
+    *,
+    session: Session,
+    viewer: Viewer,
+    interest_id: int,
+    accept: bool,
+    reason_code: str | None = None,
+    reason_text: str = "",
+) -> Interest:
+    interest = session.get(Interest, interest_id)
+    if interest is None or interest.to_org_id != viewer.organization_id:
+        raise NotFound("意向不存在")
+    if interest.status != "pending":
+        raise Conflict("该意向已处理")
+    interest.decided_at = utcnow()
+    listing = (
+        session.get(Technology, interest.technology_id)
+        if interest.technology_id
+        else session.get(Need, interest.need_id)
+    )
+    title = listing.title if listing else ""
+    if accept:
+        interest.status = "accepted"
+        supplier, demander = _sides(session, interest)
+        lead = Lead(
+            technology_id=interest.technology_id or interest.offered_technology_id,
+            need_id=interest.need_id,
+            supplier_id=supplier,
+            demander_id=demander,
+            stage="interest",
+            source="interest",
+        )
+        session.add(lead)
+        session.flush()
+        assert lead.id is not None
+        session.add(
+            LeadEvent(
+                lead_id=lead.id,
+                from_stage=None,
+                to_stage="interest",
+                actor_id=viewer.user_id,
+                note="意向已接受",
+            )
+        )  # type: ignore[arg-type]
+        interest.lead_id = lead.id
+        notify_org(
+            session,
+            interest.from_org_id,
+            "interest.accepted",
+            f"对方接受了您对《{title}》的意向，可查看联系方式",
+            f"/leads/{lead.id}",
+        )
+    else:
+        if reason_code not in vocab.DECLINE_REASONS:
+            raise ValidationFailed("请选择婉拒原因")
+        interest.status = "declined"
+        interest.reason_code = reason_code
+        interest.reason_text = (reason_text or "").strip()[:500]
+        notify_org(
+            session,
+            interest.from_org_id,
+            "interest.declined",
+            f"对方婉拒了您对《{title}》的意向：{vocab.DECLINE_REASONS[reason_code]}",
+            "/interests",
+        )
+    session.add(interest)
+    services.audit(
+        session=session,
+        action="interest.accept" if accept else "interest.decline",
+        actor_id=viewer.user_id,
+        object_type="interest",
+        object_id=interest.id,
+        detail={"reason": reason_code} if not accept else {},
+    )
+    return interest
+
+
+def _sides(session: Session, interest: Interest) -> tuple[int, int]:
+    """(supplier = the results side, demander = the needs side) of an interest."""
+    if interest.technology_id is not None:
+        return interest.to_org_id, interest.from_org_id
+    return interest.from_org_id, interest.to_org_id
+
+
+# --------------------------------------------------------------------------------------------
+# contacts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str
+    email: str
+    revealed: bool
+
+
+def may_see_contacts(session: Session, viewer: Viewer, listing: Technology | Need) -> bool:
+    if viewer.organization_id is not None and viewer.organization_id == listing.owner_id:
+        return True
+    if viewer.is_admin:
+        return True
+    if viewer.organization_id is None:
+        return False
+    field = Interest.technology_id if isinstance(listing, Technology) else Interest.need_id
+    accepted = session.exec(
+        select(Interest).where(
+            field == listing.id,
+            Interest.status == "accepted",
+            or_(
+                (col(Interest.from_org_id) == viewer.organization_id)
+                & (col(Interest.to_org_id) == listing.owner_id),
+                (col(Interest.to_org_id) == viewer.organization_id)
+                & (col(Interest.from_org_id) == listing.owner_id),
+            ),
+        )
+    ).first()
+    return accepted is not None
+
+
+def contact_for(
+    session: Session, viewer: Viewer, listing: Technology | Need, *, audit_reveal: bool = True
+) -> Contact:
+    revealed = may_see_contacts(session, viewer, listing)
+    name, phone, email = (
+        listing.contact_name or "",
+        listing.contact_phone or "",
+        listing.contact_email or "",
+    )
+    if not revealed:
+        return Contact(mask_name(name), mask_phone(phone), mask_email(email), False)
+    if audit_reveal and viewer.organization_id != listing.owner_id and (name or phone or email):
+        services.audit(
+            session=session,
+            action="contact.reveal",
+            actor_id=viewer.user_id,
+            object_type="technology" if isinstance(listing, Technology) else "need",
+            object_id=listing.id,
+        )
+    return Contact(name, phone, email, True)
+
+
+def lead_contacts(session: Session, viewer: Viewer, lead: Lead) -> dict[str, list[dict[str, str]]]:
+    """Both sides' users' contacts for the participants of a lead (audited as a reveal)."""
+    require_participant(viewer, lead)
+    out: dict[str, list[dict[str, str]]] = {}
+    for side, org_id in (("supplier", lead.supplier_id), ("demander", lead.demander_id)):
+        users = session.exec(
+            select(User).where(User.organization_id == org_id, col(User.is_active).is_(True))
+        ).all()
+        out[side] = [{"name": u.name, "phone": u.phone or "", "email": u.email} for u in users]
+    services.audit(
+        session=session,
+        action="contact.reveal",
+        actor_id=viewer.user_id,
+        object_type="lead",
+        object_id=lead.id,
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# leads
+# --------------------------------------------------------------------------------------------
+
+
+def require_participant(viewer: Viewer, lead: Lead) -> None:
+    if viewer.is_admin:
+        return
+    if viewer.organization_id not in (lead.supplier_id, lead.demander_id):
+        raise NotFound("对接线索不存在")
+
+
+def get_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound("对接线索不存在")
+    require_participant(viewer, lead)
+    return lead
+
+
+def advance_lead(
+    *,
+    session: Session,
+    viewer: Viewer,
+    lead_id: int,
+    to_stage: str,
+    note: str = "",
+    amount: float | None = None,
+) -> Lead:
+    lead = get_lead(session, viewer, lead_id)
+    if to_stage not in vocab.LEAD_STAGES:
+        raise ValidationFailed("未知的阶段")
+    order = vocab.LEAD_STAGE_ORDER
+    if order.index(to_stage) <= order.index(lead.stage):
+        raise Conflict(f"线索已处于「{vocab.LEAD_STAGES[lead.stage]}」，只能向后推进")
+    if to_stage in ("signed", "registered"):
+        if amount is None and lead.contract_amount is None:
+            raise ValidationFailed("签约或合同登记需填写合同金额（万元）")
+        if amount is not None and amount < 0:
+            raise ValidationFailed("合同金额不能为负数")
+    assert lead.id is not None
+    event = LeadEvent(
+        lead_id=lead.id,
+        from_stage=lead.stage,
+        to_stage=to_stage,
+        actor_id=viewer.user_id,
+        note=note.strip()[:1000],
+        amount=amount,
+    )  # type: ignore[arg-type]
+    lead.stage = to_stage
+    if amount is not None:
+        lead.contract_amount = amount
+    lead.updated_at = utcnow()
+    session.add(lead)
+    session.add(event)
+    other = lead.demander_id if viewer.organization_id == lead.supplier_id else lead.supplier_id
+    notify_org(
+        session,
+        other,
+        "lead.stage",
+        f"对接线索 #{lead.id} 进入「{vocab.LEAD_STAGES[to_stage]}」阶段",
+        f"/leads/{lead.id}",
+    )
+    services.audit(
+        session=session,
+        action="lead.advance",
+        actor_id=viewer.user_id,
+        object_type="lead",
+        object_id=lead.id,
+        detail={"to": to_stage},
+    )
+    return lead
+
+
+def lead_history(session: Session, lead_id: int) -> list[LeadEvent]:
+    return list(
+        session.exec(
+            select(LeadEvent)
+            .where(LeadEvent.lead_id == lead_id)
+            .order_by(col(LeadEvent.at), col(LeadEvent.id))
+        )
+    )
+
+
+def interests_for(session: Session, viewer: Viewer) -> dict[str, list[Interest]]:
+    if viewer.organization_id is None:
+        return {"received": [], "sent": []}
+    received = session.exec(
+        select(Interest)
+        .where(Interest.to_org_id == viewer.organization_id)
+        .order_by(col(Interest.created_at).desc())
+    ).all()
+    sent = session.exec(
+        select(Interest)
+        .where(Interest.from_org_id == viewer.organization_id)
+        .order_by(col(Interest.created_at).desc())
+    ).all()
+    return {"received": list(received), "sent": list(sent)}
+
+
+def leads_for(session: Session, viewer: Viewer) -> list[Lead]:
+    if viewer.organization_id is None:
+        return []
+    stmt = select(Lead).where(
+        or_(
+            col(Lead.supplier_id) == viewer.organization_id,
+            col(Lead.demander_id) == viewer.organization_id,
+        )
+    )
+    return list(session.exec(stmt.order_by(col(Lead.updated_at).desc())))
+
+
+def describe_listing(session: Session, interest: Interest) -> dict[str, Any]:
+    if interest.technology_id:
+        tech = session.get(Technology, interest.technology_id)
+        return {
+            "kind": "成果",
+            "title": tech.title if tech else "",
+            "link": f"/technologies/{interest.technology_id}",
+        }
+    need = session.get(Need, interest.need_id)
+    return {
+        "kind": "需求",
+        "title": need.title if need else "",
+        "link": f"/needs/{interest.need_id}",
+    }

@@ -1,0 +1,565 @@
+"""The JSON API under /api/v1 (bearer tokens; same permission rules as the pages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from matcher import accounts, leads, services, vocab
+from matcher.access import ANONYMOUS, Viewer, can_see_need, can_see_technology, owns
+from matcher.db import session_scope
+from matcher.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from matcher.matching import Filters, Hit, Matcher
+from matcher.models import Need, NeedCreate, Technology, TechnologyCreate, utcnow
+from web.deps import get_matcher, viewer_for
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def _token_viewer(request: Request, authorization: str | None) -> Viewer | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization 头应为 Bearer <令牌>")
+    with session_scope(request.app.state.engine) as session:
+        user = accounts.user_for_api_token(session, token.strip())
+        from matcher.models import ApiToken
+
+        row = session.exec(
+            select(ApiToken).where(ApiToken.token_hash == accounts.hash_token(token.strip()))
+        ).first()
+        if row is not None:
+            row.last_used_at = utcnow()
+            session.add(row)
+    return viewer_for(user)
+
+
+def optional_viewer(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Viewer:
+    return _token_viewer(request, authorization) or ANONYMOUS
+
+
+def required_viewer(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Viewer:
+    viewer = _token_viewer(request, authorization)
+    if viewer is None:
+        raise Unauthorized("需要 API 令牌：Authorization: Bearer <令牌>")
+    return viewer
+
+
+OptionalViewer = Annotated[Viewer, Depends(optional_viewer)]
+RequiredViewer = Annotated[Viewer, Depends(required_viewer)]
+MatcherDep = Annotated[Matcher, Depends(get_matcher)]
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class HitOut(BaseModel):
+    type: Literal["technology", "need", "investor"]
+    id: int
+    title: str
+    score: float
+    parts: dict[str, float]
+    terms: list[str]
+    reason: str
+    gaps: list[str]
+    owner_id: int | None = None
+
+
+class SearchOut(BaseModel):
+    total: int
+    results: list[HitOut]
+
+
+class TeamOut(BaseModel):
+    organization_id: int
+    name: str
+    score: float
+    reason: str
+    technologies: list[HitOut]
+
+
+class RecommendationsOut(BaseModel):
+    technologies: list[HitOut] = []
+    needs: list[HitOut] = []
+    teams: list[TeamOut] = []
+    investors: list[HitOut] = []
+
+
+class TechnologyOut(BaseModel):
+    id: int
+    title: str
+    summary: str
+    field: str
+    keywords: list[str]
+    trl: int
+    ip_items: list[dict[str, str]]
+    cooperation_modes: list[str]
+    price: float | None
+    owner_id: int
+    status: str
+    valid_until: dt.date | None
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    contact_revealed: bool
+
+
+class NeedOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    description: str
+    industry: str | None
+    field: str | None
+    budget: float | None
+    min_trl: int | None
+    province: str | None
+    deadline: dt.date | None
+    visibility: str
+    status: str
+    owner_id: int
+    amount: float | None
+    financing_type: str | None
+    stage: str | None
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    contact_revealed: bool
+
+
+class InterestIn(BaseModel):
+    technology_id: int | None = None
+    need_id: int | None = None
+    message: str = Field(default="", max_length=1000)
+    offered_technology_id: int | None = None
+
+
+class DecisionIn(BaseModel):
+    accept: bool
+    reason_code: str | None = Field(default=None, max_length=30)
+    reason_text: str = Field(default="", max_length=500)
+
+
+class InterestOut(BaseModel):
+    id: int
+    from_org_id: int
+    to_org_id: int
+    technology_id: int | None
+    need_id: int | None
+    message: str
+    status: str
+    reason_code: str | None
+    lead_id: int | None
+    created_at: dt.datetime
+
+
+class AdvanceIn(BaseModel):
+    to_stage: Literal["recommended", "interest", "negotiation", "signed", "registered"]
+    note: str = Field(default="", max_length=1000)
+    amount: float | None = Field(default=None, ge=0, le=1e9)
+
+
+class LeadOut(BaseModel):
+    id: int
+    technology_id: int | None
+    need_id: int | None
+    supplier_id: int
+    demander_id: int
+    stage: str
+    contract_amount: float | None
+    updated_at: dt.datetime
+
+
+class DeletedOut(BaseModel):
+    id: int
+    status: str
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _hit_out(hit: Hit) -> HitOut:
+    kind: Literal["technology", "need", "investor"] = {
+        "technologies": "technology",
+        "needs": "need",
+        "investors": "investor",
+    }[hit.collection]  # type: ignore[assignment]
+    title = getattr(hit.item, "title", None) or getattr(hit.item, "name", "")
+    return HitOut(
+        type=kind, id=hit.id, title=title, score=hit.score, parts=hit.parts, terms=hit.terms, reason=hit.reason,
+        gaps=hit.gaps, owner_id=getattr(hit.item, "owner_id", None),
+    )  # fmt: skip
+
+
+def _tech_out(session: Any, viewer: Viewer, tech: Technology) -> TechnologyOut:
+    contact = leads.contact_for(session, viewer, tech)
+    return TechnologyOut(
+        **tech.model_dump(include={"id", "title", "summary", "field", "keywords", "trl", "ip_items", "cooperation_modes", "price", "owner_id", "status", "valid_until"}),
+        contact_name=contact.name, contact_phone=contact.phone, contact_email=contact.email, contact_revealed=contact.revealed,
+    )  # fmt: skip
+
+
+def _need_out(session: Any, viewer: Viewer, need: Need) -> NeedOut:
+    contact = leads.contact_for(session, viewer, need)
+    return NeedOut(
+        **need.model_dump(include={"id", "kind", "title", "description", "industry", "field", "budget", "min_trl", "province",
+                                   "deadline", "visibility", "status", "owner_id", "amount", "financing_type", "stage"}),
+        contact_name=contact.name, contact_phone=contact.phone, contact_email=contact.email, contact_revealed=contact.revealed,
+    )  # fmt: skip
+
+
+def _org(viewer: Viewer) -> int:
+    if viewer.organization_id is None:
+        raise Forbidden("该账号不属于任何单位")
+    return viewer.organization_id
+
+
+def _after_write(request: Request) -> None:
+    request.app.state.index.catch_up()
+
+
+# --- search and recommendations ----------------------------------------------------------------
+
+
+@router.get("/search", response_model=SearchOut, summary="检索成果或需求")
+def search(
+    viewer: OptionalViewer,
+    matcher: MatcherDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+    type: Literal["technology", "tech_need", "financing"] = "technology",
+    field: Annotated[str | None, Query(max_length=30)] = None,
+    province: Annotated[str | None, Query(max_length=20)] = None,
+    min_trl: Annotated[int | None, Query(ge=1, le=9)] = None,
+    mode: Annotated[str | None, Query(max_length=10)] = None,
+    max_price: Annotated[float | None, Query(ge=0, le=1e9)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> SearchOut:
+    if field is not None and field not in vocab.TECH_FIELDS:
+        raise ValidationFailed(f"未知的技术领域：{field}")
+    if mode is not None and mode not in vocab.COOPERATION_MODES:
+        raise ValidationFailed(f"未知的合作方式：{mode}")
+    if type == "technology":
+        filters = Filters(
+            field=field,
+            province=province,
+            min_trl=min_trl,
+            modes=(mode,) if mode else (),
+            max_price=max_price,
+        )
+        result = matcher.search(q, filters=filters, viewer=viewer, limit=limit, offset=offset)
+    else:
+        filters = Filters(
+            field=field, province=province, need_kind="financing" if type == "financing" else "tech"
+        )
+        result = matcher.search(
+            q, collection="needs", filters=filters, viewer=viewer, limit=limit, offset=offset
+        )
+    return SearchOut(total=result.total, results=[_hit_out(h) for h in result.hits])
+
+
+@router.get("/technologies/{technology_id}", response_model=TechnologyOut, summary="科技成果详情")
+def get_technology(request: Request, technology_id: int, viewer: OptionalViewer) -> TechnologyOut:
+    with session_scope(request.app.state.engine) as session:
+        tech = session.get(Technology, technology_id)
+        if tech is None or not can_see_technology(tech, viewer):
+            raise NotFound("科技成果不存在")
+        return _tech_out(session, viewer, tech)
+
+
+@router.get(
+    "/technologies/{technology_id}/recommendations",
+    response_model=RecommendationsOut,
+    summary="需要该成果的企业需求（成果所有者）",
+)
+def technology_recommendations(
+    request: Request, technology_id: int, viewer: RequiredViewer, matcher: MatcherDep
+) -> RecommendationsOut:
+    with session_scope(request.app.state.engine, write=False) as session:
+        tech = session.get(Technology, technology_id)
+        if tech is None or not can_see_technology(tech, viewer) or not owns(viewer, tech.owner_id):
+            raise NotFound("科技成果不存在")
+    return RecommendationsOut(
+        needs=[_hit_out(h) for h in matcher.needs_for_technology(technology_id, viewer=viewer)]
+    )
+
+
+@router.get("/needs/{need_id}", response_model=NeedOut, summary="需求详情")
+def get_need(request: Request, need_id: int, viewer: OptionalViewer) -> NeedOut:
+    with session_scope(request.app.state.engine) as session:
+        need = session.get(Need, need_id)
+        if need is None or not can_see_need(need, viewer):
+            raise NotFound("需求不存在")
+        return _need_out(session, viewer, need)
+
+
+@router.get(
+    "/needs/{need_id}/recommendations",
+    response_model=RecommendationsOut,
+    summary="为需求推荐成果、团队与投资机构（需求所有者）",
+)
+def need_recommendations(
+    request: Request, need_id: int, viewer: RequiredViewer, matcher: MatcherDep
+) -> RecommendationsOut:
+    with session_scope(request.app.state.engine, write=False) as session:
+        need = session.get(Need, need_id)
+        if (
+            need is None
+            or not can_see_need(need, viewer)
+            or not (owns(viewer, need.owner_id) or viewer.is_staff)
+        ):
+            raise NotFound("需求不存在")
+        kind = need.kind
+    teams = matcher.teams_for_need(need_id, viewer=viewer, limit=5)
+    return RecommendationsOut(
+        technologies=[_hit_out(h) for h in matcher.technologies_for_need(need_id, viewer=viewer)],
+        teams=[
+            TeamOut(
+                organization_id=t.organization.id or 0,
+                name=t.organization.name,
+                score=t.score,
+                reason=t.reason,
+                technologies=[_hit_out(h) for h in t.technologies],
+            )
+            for t in teams
+        ],
+        investors=[_hit_out(h) for h in matcher.investors_for_need(need_id, viewer=viewer)]
+        if kind == "financing"
+        else [],
+    )
+
+
+# --- own listings ----------------------------------------------------------------------------
+
+
+@router.get("/my/technologies", response_model=list[TechnologyOut], summary="本单位的科技成果")
+def my_technologies(request: Request, viewer: RequiredViewer) -> list[TechnologyOut]:
+    org_id = _org(viewer)
+    with session_scope(request.app.state.engine) as session:
+        rows = session.exec(
+            select(Technology).where(Technology.owner_id == org_id).order_by(col(Technology.id))
+        ).all()
+        return [_tech_out(session, viewer, t) for t in rows]
+
+
+@router.post(
+    "/my/technologies", response_model=TechnologyOut, status_code=201, summary="发布科技成果"
+)
+def create_technology(
+    request: Request, body: TechnologyCreate, viewer: RequiredViewer
+) -> TechnologyOut:
+    org_id = _org(viewer)
+    with session_scope(request.app.state.engine) as session:
+        body.code = None
+        tech = services.save_technology(session=session, data=body, owner_id=org_id)
+        services.audit(
+            session=session,
+            action="technology.create",
+            actor_id=viewer.user_id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+        out = _tech_out(session, viewer, tech)
+    _after_write(request)
+    return out
+
+
+def _own_tech(session: Any, viewer: Viewer, technology_id: int) -> Technology:
+    tech = session.get(Technology, technology_id)
+    if tech is None or not owns(viewer, tech.owner_id):
+        raise NotFound("科技成果不存在")
+    return tech  # type: ignore[no-any-return]
+
+
+@router.put(
+    "/my/technologies/{technology_id}", response_model=TechnologyOut, summary="修改本单位的科技成果"
+)
+def update_technology(
+    request: Request, technology_id: int, body: TechnologyCreate, viewer: RequiredViewer
+) -> TechnologyOut:
+    with session_scope(request.app.state.engine) as session:
+        tech = _own_tech(session, viewer, technology_id)
+        body.code = tech.code
+        services.save_technology(session=session, data=body, owner_id=tech.owner_id, existing=tech)
+        services.audit(
+            session=session,
+            action="technology.update",
+            actor_id=viewer.user_id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+        out = _tech_out(session, viewer, tech)
+    _after_write(request)
+    return out
+
+
+@router.delete(
+    "/my/technologies/{technology_id}", response_model=DeletedOut, summary="撤回本单位的科技成果"
+)
+def withdraw_technology(request: Request, technology_id: int, viewer: RequiredViewer) -> DeletedOut:
+    with session_scope(request.app.state.engine) as session:
+        tech = _own_tech(session, viewer, technology_id)
+        tech.status = "withdrawn"
+        tech.updated_at = utcnow()
+        session.add(tech)
+        services.audit(
+            session=session,
+            action="technology.withdraw",
+            actor_id=viewer.user_id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+    _after_write(request)
+    return DeletedOut(id=technology_id, status="withdrawn")
+
+
+@router.get("/my/needs", response_model=list[NeedOut], summary="本单位的需求")
+def my_needs(request: Request, viewer: RequiredViewer) -> list[NeedOut]:
+    org_id = _org(viewer)
+    with session_scope(request.app.state.engine) as session:
+        rows = session.exec(
+            select(Need).where(Need.owner_id == org_id).order_by(col(Need.id))
+        ).all()
+        return [_need_out(session, viewer, n) for n in rows]
+
+
+@router.post("/my/needs", response_model=NeedOut, status_code=201, summary="发布需求")
+def create_need(request: Request, body: NeedCreate, viewer: RequiredViewer) -> NeedOut:
+    org_id = _org(viewer)
+    with session_scope(request.app.state.engine) as session:
+        body.code = None
+        need = services.save_need(session=session, data=body, owner_id=org_id)
+        services.audit(
+            session=session,
+            action="need.create",
+            actor_id=viewer.user_id,
+            object_type="need",
+            object_id=need.id,
+        )
+        out = _need_out(session, viewer, need)
+    _after_write(request)
+    return out
+
+
+def _own_need(session: Any, viewer: Viewer, need_id: int) -> Need:
+    need = session.get(Need, need_id)
+    if need is None or not owns(viewer, need.owner_id):
+        raise NotFound("需求不存在")
+    return need  # type: ignore[no-any-return]
+
+
+@router.put("/my/needs/{need_id}", response_model=NeedOut, summary="修改本单位的需求")
+def update_need(
+    request: Request, need_id: int, body: NeedCreate, viewer: RequiredViewer
+) -> NeedOut:
+    with session_scope(request.app.state.engine) as session:
+        need = _own_need(session, viewer, need_id)
+        body.code = need.code
+        services.save_need(session=session, data=body, owner_id=need.owner_id, existing=need)
+        services.audit(
+            session=session,
+            action="need.update",
+            actor_id=viewer.user_id,
+            object_type="need",
+            object_id=need.id,
+        )
+        out = _need_out(session, viewer, need)
+    _after_write(request)
+    return out
+
+
+@router.delete("/my/needs/{need_id}", response_model=DeletedOut, summary="关闭本单位的需求")
+def close_need(request: Request, need_id: int, viewer: RequiredViewer) -> DeletedOut:
+    with session_scope(request.app.state.engine) as session:
+        need = _own_need(session, viewer, need_id)
+        need.status = "closed"
+        need.updated_at = utcnow()
+        session.add(need)
+        services.audit(
+            session=session,
+            action="need.close",
+            actor_id=viewer.user_id,
+            object_type="need",
+            object_id=need.id,
+        )
+    _after_write(request)
+    return DeletedOut(id=need_id, status="closed")
+
+
+# --- interest and leads ----------------------------------------------------------------------
+
+
+@router.post("/interests", response_model=InterestOut, status_code=201, summary="表达意向")
+def create_interest(request: Request, body: InterestIn, viewer: RequiredViewer) -> InterestOut:
+    with session_scope(request.app.state.engine) as session:
+        interest = leads.express_interest(
+            session=session, viewer=viewer, technology_id=body.technology_id, need_id=body.need_id,
+            message=body.message, offered_technology_id=body.offered_technology_id,
+        )  # fmt: skip
+        return InterestOut.model_validate(interest, from_attributes=True)
+
+
+@router.get("/interests", response_model=dict[str, list[InterestOut]], summary="收到与发出的意向")
+def list_interests(request: Request, viewer: RequiredViewer) -> dict[str, list[InterestOut]]:
+    with session_scope(request.app.state.engine, write=False) as session:
+        boxes = leads.interests_for(session, viewer)
+        return {
+            k: [InterestOut.model_validate(i, from_attributes=True) for i in v]
+            for k, v in boxes.items()
+        }
+
+
+@router.post(
+    "/interests/{interest_id}/decision", response_model=InterestOut, summary="接受或婉拒意向"
+)
+def decide_interest(
+    request: Request, interest_id: int, body: DecisionIn, viewer: RequiredViewer
+) -> InterestOut:
+    with session_scope(request.app.state.engine) as session:
+        interest = leads.decide_interest(
+            session=session, viewer=viewer, interest_id=interest_id, accept=body.accept,
+            reason_code=body.reason_code, reason_text=body.reason_text,
+        )  # fmt: skip
+        return InterestOut.model_validate(interest, from_attributes=True)
+
+
+@router.get("/leads", response_model=list[LeadOut], summary="对接线索")
+def list_leads(request: Request, viewer: RequiredViewer) -> list[LeadOut]:
+    with session_scope(request.app.state.engine, write=False) as session:
+        return [
+            LeadOut.model_validate(lead, from_attributes=True)
+            for lead in leads.leads_for(session, viewer)
+        ]
+
+
+@router.get("/leads/{lead_id}", response_model=LeadOut, summary="对接线索详情")
+def get_lead(request: Request, lead_id: int, viewer: RequiredViewer) -> LeadOut:
+    with session_scope(request.app.state.engine, write=False) as session:
+        return LeadOut.model_validate(
+            leads.get_lead(session, viewer, lead_id), from_attributes=True
+        )
+
+
+@router.post("/leads/{lead_id}/advance", response_model=LeadOut, summary="推进对接线索")
+def advance_lead(
+    request: Request, lead_id: int, body: AdvanceIn, viewer: RequiredViewer
+) -> LeadOut:
+    with session_scope(request.app.state.engine) as session:
+        lead = leads.advance_lead(
+            session=session,
+            viewer=viewer,
+            lead_id=lead_id,
+            to_stage=body.to_stage,
+            note=body.note,
+            amount=body.amount,
+        )
+        return LeadOut.model_validate(lead, from_attributes=True)

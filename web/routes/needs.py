@@ -1,0 +1,146 @@
+"""A need's page: visible only to whom its visibility allows; for its owner, the recommended
+results, teams and (for financing) investors, each with the reason and the parts of its score."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+from matcher import leads, services
+from matcher.access import can_see_need, owns
+from matcher.errors import DomainError, NotFound
+from matcher.models import Interest, Need, Technology
+from web.deps import CurrentViewer, EngineMatcher, ReadSession
+from web.templating import render, transaction
+
+router = APIRouter()
+
+
+def _visible_need(session, need_id: int, viewer) -> Need:  # type: ignore[no-untyped-def]
+    need = session.get(Need, need_id)
+    if need is None or not can_see_need(need, viewer):
+        raise NotFound("需求不存在或无权查看")
+    return need
+
+
+@router.get("/needs/{need_id}", response_class=HTMLResponse)
+def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLResponse:
+    with transaction(request) as session:
+        need = _visible_need(session, need_id, viewer)
+        owner = services.get_organization(session=session, organization_id=need.owner_id)
+        contact = leads.contact_for(session, viewer, need)
+        my_interest = None
+        my_technologies: list[Technology] = []
+        if viewer.organization_id is not None and not owns(viewer, need.owner_id):
+            my_interest = session.exec(
+                select(Interest).where(
+                    Interest.need_id == need.id, Interest.from_org_id == viewer.organization_id
+                )
+            ).first()
+            my_technologies = list(
+                session.exec(
+                    select(Technology)
+                    .where(
+                        Technology.owner_id == viewer.organization_id,
+                        Technology.status == "published",
+                    )
+                    .order_by(col(Technology.title))
+                )
+            )
+    context = {
+        "need": need,
+        "owner": owner,
+        "contact": contact,
+        "is_owner": owns(viewer, need.owner_id) or viewer.is_staff,
+        "my_interest": my_interest,
+        "my_technologies": my_technologies,
+    }
+    return render(request, "needs/detail.html", context)
+
+
+def _owner_only(session, need_id: int, viewer) -> Need:  # type: ignore[no-untyped-def]
+    need = _visible_need(session, need_id, viewer)
+    if not (owns(viewer, need.owner_id) or viewer.is_staff):
+        raise NotFound("页面不存在")
+    return need
+
+
+@router.get("/needs/{need_id}/technologies", response_class=HTMLResponse)
+def recommended_technologies(
+    request: Request,
+    need_id: int,
+    viewer: CurrentViewer,
+    matcher: EngineMatcher,
+    session: ReadSession,
+) -> HTMLResponse:
+    _owner_only(session, need_id, viewer)
+    hits = matcher.technologies_for_need(need_id, viewer=viewer, limit=8)
+    return render(
+        request,
+        "technologies/_hits.html",
+        {"hits": hits, "empty": "暂未找到匹配的成果", "chart": True},
+    )
+
+
+@router.get("/needs/{need_id}/teams", response_class=HTMLResponse)
+def recommended_teams(
+    request: Request,
+    need_id: int,
+    viewer: CurrentViewer,
+    matcher: EngineMatcher,
+    session: ReadSession,
+) -> HTMLResponse:
+    _owner_only(session, need_id, viewer)
+    teams = matcher.teams_for_need(need_id, viewer=viewer, limit=6)
+    return render(request, "needs/_teams.html", {"teams": teams})
+
+
+@router.get("/needs/{need_id}/investors", response_class=HTMLResponse)
+def recommended_investors(
+    request: Request,
+    need_id: int,
+    viewer: CurrentViewer,
+    matcher: EngineMatcher,
+    session: ReadSession,
+) -> HTMLResponse:
+    need = _owner_only(session, need_id, viewer)
+    if need.kind != "financing":
+        raise NotFound("仅融资需求有投资机构推荐")
+    hits = matcher.investors_for_need(need_id, viewer=viewer, limit=6)
+    return render(
+        request,
+        "technologies/_hits.html",
+        {"hits": hits, "empty": "暂未找到偏好匹配的投资机构", "chart": True},
+    )
+
+
+@router.post("/needs/{need_id}/interest", response_class=HTMLResponse)
+def express_interest(
+    request: Request,
+    need_id: int,
+    viewer: CurrentViewer,
+    message: Annotated[str, Form(max_length=2000)] = "",
+    offered_technology_id: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    offered = int(offered_technology_id) if offered_technology_id.strip().isdigit() else None
+    try:
+        with transaction(request) as session:
+            interest = leads.express_interest(
+                session=session,
+                viewer=viewer,
+                need_id=need_id,
+                message=message,
+                offered_technology_id=offered,
+            )
+    except DomainError as exc:
+        return render(
+            request,
+            "interests/_form_result.html",
+            {"error": exc.message, "message": message},
+            status_code=exc.status_code,
+            block="!result",
+        )
+    return render(request, "interests/_form_result.html", {"interest": interest}, block="!result")

@@ -1,0 +1,39 @@
+"""In-app notifications: the bell's count (polled by htmx), the list, marking read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from matcher import leads
+from matcher.models import Notification
+from web.deps import CurrentUser, ReadSession, current_user
+from web.templating import render, transaction
+
+router = APIRouter()
+
+
+@router.get("/notifications/count", response_class=HTMLResponse)
+def count(request: Request) -> Response:
+    if current_user(request) is None:
+        return HTMLResponse('<span id="bell-count" class="count zero"></span>')
+    return render(request, "notifications/_count.html")
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def notifications(request: Request, user: CurrentUser, session: ReadSession) -> HTMLResponse:
+    rows = session.exec(
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(col(Notification.created_at).desc())
+        .limit(100)
+    ).all()
+    return render(request, "notifications/list.html", {"rows": rows})
+
+
+@router.post("/notifications/read")
+def read_all(request: Request, user: CurrentUser) -> Response:
+    with transaction(request) as session:
+        leads.mark_read(session, user.id)  # type: ignore[arg-type]
+    return RedirectResponse("/notifications", status_code=303)

@@ -1,0 +1,105 @@
+"""A technology's page: details, similar results, the enterprises that need it (for its owner),
+masked contacts, and 表达意向."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import select
+
+from matcher import leads, services
+from matcher.access import can_see_technology, owns
+from matcher.errors import DomainError, NotFound
+from matcher.models import Interest, Technology
+from web.deps import CurrentViewer, EngineMatcher, ReadSession
+from web.templating import render, transaction
+
+router = APIRouter()
+
+
+def _visible_technology(session, technology_id: int, viewer) -> Technology:  # type: ignore[no-untyped-def]
+    tech = session.get(Technology, technology_id)
+    if tech is None or not can_see_technology(tech, viewer):
+        raise NotFound("科技成果不存在或未发布")
+    return tech
+
+
+@router.get("/technologies/{technology_id}", response_class=HTMLResponse)
+def technology_detail(request: Request, technology_id: int, viewer: CurrentViewer) -> HTMLResponse:
+    with transaction(request) as session:  # a contact reveal is audited, so this is a write
+        tech = _visible_technology(session, technology_id, viewer)
+        owner = services.get_organization(session=session, organization_id=tech.owner_id)
+        contact = leads.contact_for(session, viewer, tech)
+        my_interest = None
+        if viewer.organization_id is not None:
+            my_interest = session.exec(
+                select(Interest).where(
+                    Interest.technology_id == tech.id,
+                    Interest.from_org_id == viewer.organization_id,
+                )
+            ).first()
+    context = {
+        "tech": tech,
+        "owner": owner,
+        "contact": contact,
+        "is_owner": owns(viewer, tech.owner_id),
+        "my_interest": my_interest,
+        "values": {},
+        "errors": {},
+    }
+    return render(request, "technologies/detail.html", context)
+
+
+@router.get("/technologies/{technology_id}/similar", response_class=HTMLResponse)
+def similar(
+    request: Request, technology_id: int, viewer: CurrentViewer, matcher: EngineMatcher
+) -> HTMLResponse:
+    hits = matcher.similar_technologies(technology_id, viewer=viewer, limit=5)
+    return render(
+        request, "technologies/_hits.html", {"hits": hits, "empty": "暂无相似成果", "chart": False}
+    )
+
+
+@router.get("/technologies/{technology_id}/needs", response_class=HTMLResponse)
+def needing_enterprises(
+    request: Request,
+    technology_id: int,
+    viewer: CurrentViewer,
+    matcher: EngineMatcher,
+    session: ReadSession,
+) -> HTMLResponse:
+    """For the owner: the enterprises whose needs this result could answer."""
+    tech = _visible_technology(session, technology_id, viewer)
+    if not owns(viewer, tech.owner_id):
+        raise NotFound("页面不存在")
+    hits = matcher.needs_for_technology(technology_id, viewer=viewer, limit=8)
+    return render(
+        request,
+        "technologies/_hits.html",
+        {"hits": hits, "empty": "暂未发现匹配的企业需求", "chart": True},
+    )
+
+
+@router.post("/technologies/{technology_id}/interest", response_class=HTMLResponse)
+def express_interest(
+    request: Request,
+    technology_id: int,
+    viewer: CurrentViewer,
+    message: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    try:
+        with transaction(request) as session:
+            interest = leads.express_interest(
+                session=session, viewer=viewer, technology_id=technology_id, message=message
+            )
+    except DomainError as exc:
+        return render(
+            request,
+            "interests/_form_result.html",
+            {"error": exc.message, "message": message},
+            status_code=exc.status_code,
+            block="!result",
+        )
+    return render(request, "interests/_form_result.html", {"interest": interest}, block="!result")

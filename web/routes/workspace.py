@@ -1,0 +1,446 @@
+"""My workspace: an organization's own listings (create, edit, withdraw, renew), catalog import
+through the browser with a preview, templates and exports, and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from matcher import accounts, services, vocab
+from matcher.catalog import export_catalog, import_catalog, preview_catalog, template_workbook
+from matcher.catalog.columns import KIND_LABELS
+from matcher.errors import Forbidden, ImportRejected, NotFound, ValidationFailed
+from matcher.models import ApiToken, Need, Technology, User, utcnow
+from web.deps import CurrentUser, ReadSession
+from web.forms import need_values, parse_need, parse_technology, technology_values
+from web.templating import render, transaction
+
+router = APIRouter(prefix="/workspace")
+RENEW_DAYS = 365
+
+
+def _org_id(user: User) -> int:
+    if user.organization_id is None:
+        raise Forbidden("该账号不属于任何单位")
+    return user.organization_id
+
+
+def _supplies(user: User) -> bool:
+    return user.role in ("university", "admin")
+
+
+def _own_technology(session, user: User, technology_id: int) -> Technology:  # type: ignore[no-untyped-def]
+    tech = session.get(Technology, technology_id)
+    if tech is None or tech.owner_id != user.organization_id:
+        raise NotFound("科技成果不存在")
+    return tech
+
+
+def _own_need(session, user: User, need_id: int) -> Need:  # type: ignore[no-untyped-def]
+    need = session.get(Need, need_id)
+    if need is None or need.owner_id != user.organization_id:
+        raise NotFound("需求不存在")
+    return need
+
+
+@router.get("", response_class=HTMLResponse)
+def workspace(
+    request: Request, user: CurrentUser, session: ReadSession, welcome: str = ""
+) -> HTMLResponse:
+    org_id = _org_id(user)
+    org = services.get_organization(session=session, organization_id=org_id)
+    technologies = session.exec(
+        select(Technology)
+        .where(Technology.owner_id == org_id)
+        .order_by(col(Technology.updated_at).desc())
+    ).all()
+    needs = session.exec(
+        select(Need).where(Need.owner_id == org_id).order_by(col(Need.updated_at).desc())
+    ).all()
+    tokens = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user.id, col(ApiToken.revoked_at).is_(None))
+    ).all()
+    return render(
+        request,
+        "workspace/index.html",
+        {
+            "org": org,
+            "technologies": technologies,
+            "needs": needs,
+            "tokens": tokens,
+            "welcome": welcome,
+            "new_token": None,
+        },
+    )
+
+
+# --- technologies --------------------------------------------------------------------------
+
+
+def _tech_form(
+    request: Request, values: dict, errors: dict, tech: Technology | None, status_code: int = 200
+) -> HTMLResponse:  # type: ignore[type-arg]
+    return render(
+        request,
+        "workspace/technology_form.html",
+        {"values": values, "errors": errors, "tech": tech},
+        status_code=status_code,
+    )
+
+
+@router.get("/technologies/new", response_class=HTMLResponse)
+def new_technology(request: Request, user: CurrentUser) -> HTMLResponse:
+    _org_id(user)
+    default_until = (dt.date.today() + dt.timedelta(days=RENEW_DAYS)).isoformat()
+    return _tech_form(
+        request,
+        {"status": "published", "valid_until": default_until, "cooperation_modes": []},
+        {},
+        None,
+    )
+
+
+@router.post("/technologies/new", response_class=HTMLResponse)
+async def create_technology(request: Request, user: CurrentUser) -> Response:
+    org_id = _org_id(user)
+    values, data, errors = parse_technology(await request.form())
+    if data is None:
+        return _tech_form(request, values, errors, None, status_code=422)
+    with transaction(request) as session:
+        tech = services.save_technology(session=session, data=data, owner_id=org_id)
+        services.audit(
+            session=session,
+            action="technology.create",
+            actor_id=user.id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+    return RedirectResponse(f"/technologies/{tech.id}", status_code=303)
+
+
+@router.get("/technologies/{technology_id}/edit", response_class=HTMLResponse)
+def edit_technology(
+    request: Request, technology_id: int, user: CurrentUser, session: ReadSession
+) -> HTMLResponse:
+    tech = _own_technology(session, user, technology_id)
+    return _tech_form(request, technology_values(tech), {}, tech)
+
+
+@router.post("/technologies/{technology_id}/edit", response_class=HTMLResponse)
+async def update_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
+    values, data, errors = parse_technology(await request.form())
+    with transaction(request) as session:
+        tech = _own_technology(session, user, technology_id)
+        if data is None:
+            return _tech_form(request, values, errors, tech, status_code=422)
+        data.code = tech.code
+        services.save_technology(session=session, data=data, owner_id=tech.owner_id, existing=tech)
+        services.audit(
+            session=session,
+            action="technology.update",
+            actor_id=user.id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+    return RedirectResponse(f"/technologies/{technology_id}", status_code=303)
+
+
+@router.post("/technologies/{technology_id}/withdraw")
+def withdraw_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
+    with transaction(request) as session:
+        tech = _own_technology(session, user, technology_id)
+        tech.status = "withdrawn"
+        tech.updated_at = utcnow()
+        session.add(tech)
+        services.audit(
+            session=session,
+            action="technology.withdraw",
+            actor_id=user.id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+    return RedirectResponse("/workspace", status_code=303)
+
+
+@router.post("/technologies/{technology_id}/renew")
+def renew_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
+    with transaction(request) as session:
+        tech = _own_technology(session, user, technology_id)
+        tech.valid_until = dt.date.today() + dt.timedelta(days=RENEW_DAYS)
+        if tech.status in ("withdrawn", "draft"):
+            tech.status = "published"
+            tech.published_at = utcnow()
+        tech.updated_at = utcnow()
+        session.add(tech)
+        services.audit(
+            session=session,
+            action="technology.renew",
+            actor_id=user.id,
+            object_type="technology",
+            object_id=tech.id,
+        )
+    return RedirectResponse("/workspace", status_code=303)
+
+
+# --- needs ---------------------------------------------------------------------------------
+
+
+def _need_form(
+    request: Request, values: dict, errors: dict, need: Need | None, status_code: int = 200
+) -> HTMLResponse:  # type: ignore[type-arg]
+    return render(
+        request,
+        "workspace/need_form.html",
+        {"values": values, "errors": errors, "need": need},
+        status_code=status_code,
+    )
+
+
+@router.get("/needs/new", response_class=HTMLResponse)
+def new_need(request: Request, user: CurrentUser, kind: str = "tech") -> HTMLResponse:
+    _org_id(user)
+    deadline = (dt.date.today() + dt.timedelta(days=180)).isoformat()
+    return _need_form(
+        request,
+        {
+            "kind": kind if kind in vocab.NEED_KINDS else "tech",
+            "visibility": "public",
+            "deadline": deadline,
+        },
+        {},
+        None,
+    )
+
+
+@router.post("/needs/new", response_class=HTMLResponse)
+async def create_need(request: Request, user: CurrentUser) -> Response:
+    org_id = _org_id(user)
+    values, data, errors = parse_need(await request.form())
+    if data is None:
+        return _need_form(request, values, errors, None, status_code=422)
+    with transaction(request) as session:
+        need = services.save_need(session=session, data=data, owner_id=org_id)
+        services.audit(
+            session=session,
+            action="need.create",
+            actor_id=user.id,
+            object_type="need",
+            object_id=need.id,
+        )
+    return RedirectResponse(f"/needs/{need.id}", status_code=303)
+
+
+@router.get("/needs/{need_id}/edit", response_class=HTMLResponse)
+def edit_need(
+    request: Request, need_id: int, user: CurrentUser, session: ReadSession
+) -> HTMLResponse:
+    need = _own_need(session, user, need_id)
+    return _need_form(request, need_values(need), {}, need)
+
+
+@router.post("/needs/{need_id}/edit", response_class=HTMLResponse)
+async def update_need(request: Request, need_id: int, user: CurrentUser) -> Response:
+    values, data, errors = parse_need(await request.form())
+    with transaction(request) as session:
+        need = _own_need(session, user, need_id)
+        if data is None:
+            return _need_form(request, values, errors, need, status_code=422)
+        data.code = need.code
+        services.save_need(session=session, data=data, owner_id=need.owner_id, existing=need)
+        services.audit(
+            session=session,
+            action="need.update",
+            actor_id=user.id,
+            object_type="need",
+            object_id=need.id,
+        )
+    return RedirectResponse(f"/needs/{need_id}", status_code=303)
+
+
+@router.post("/needs/{need_id}/close")
+def close_need(request: Request, need_id: int, user: CurrentUser) -> Response:
+    with transaction(request) as session:
+        need = _own_need(session, user, need_id)
+        need.status = "closed"
+        need.updated_at = utcnow()
+        session.add(need)
+        services.audit(
+            session=session,
+            action="need.close",
+            actor_id=user.id,
+            object_type="need",
+            object_id=need.id,
+        )
+    return RedirectResponse("/workspace", status_code=303)
+
+
+# --- import, templates, export ---------------------------------------------------------------
+
+
+def _uploads_dir(request: Request) -> Path:
+    path = request.app.state.settings.home / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.get("/import", response_class=HTMLResponse)
+def import_page(request: Request, user: CurrentUser, kind: str = "") -> HTMLResponse:
+    _org_id(user)
+    kind = (
+        kind
+        if kind in ("technologies", "needs")
+        else ("technologies" if _supplies(user) else "needs")
+    )
+    return render(
+        request,
+        "workspace/import.html",
+        {"kind": kind, "report": None, "token": None, "filename": ""},
+    )
+
+
+@router.post("/import/preview", response_class=HTMLResponse)
+async def import_preview(
+    request: Request,
+    user: CurrentUser,
+    kind: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    org_id = _org_id(user)
+    if kind not in ("technologies", "needs"):
+        raise ValidationFailed("请选择导入类型")
+    limit = request.app.state.settings.max_upload_mb * 1024 * 1024
+    data = await file.read(limit + 1)
+    filename = Path(file.filename or "upload").name[:120]
+    if len(data) > limit:
+        raise ValidationFailed(f"文件过大：上限 {request.app.state.settings.max_upload_mb} MB")
+    report = preview_catalog(
+        engine=request.app.state.engine, kind=kind, data=data, filename=filename, owner_id=org_id
+    )
+    token = None
+    if not report.problems:
+        token = secrets.token_urlsafe(16)
+        (_uploads_dir(request) / f"{token}-{user.id}-{kind}").write_bytes(data)
+    return render(
+        request,
+        "workspace/import.html",
+        {"kind": kind, "report": report, "token": token, "filename": filename},
+    )
+
+
+@router.post("/import/confirm", response_class=HTMLResponse)
+def import_confirm(
+    request: Request, user: CurrentUser, token: Annotated[str, Form(max_length=64)], kind: Annotated[str, Form()],
+    filename: Annotated[str, Form(max_length=200)] = "",
+) -> Response:  # fmt: skip
+    org_id = _org_id(user)
+    if (
+        kind not in ("technologies", "needs")
+        or not token.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise ValidationFailed("导入请求无效")
+    path = (
+        _uploads_dir(request) / f"{token}-{user.id}-{kind}"
+    )  # the user id in the name binds it to its uploader
+    if not path.exists():
+        raise NotFound("预览已过期，请重新上传文件")
+    try:
+        report = import_catalog(
+            engine=request.app.state.engine, kind=kind, data=path.read_bytes(), filename=filename or path.name,
+            owner_id=org_id, actor_id=user.id,
+        )  # fmt: skip
+    except ImportRejected as exc:
+        return render(
+            request, "workspace/import.html",
+            {"kind": kind, "report": None, "rejected": exc, "token": None, "filename": filename}, status_code=422,
+        )  # fmt: skip
+    finally:
+        path.unlink(missing_ok=True)
+    request.app.state.index.catch_up()
+    return render(
+        request,
+        "workspace/import.html",
+        {"kind": kind, "report": None, "done": report, "token": None, "filename": filename},
+    )
+
+
+@router.get("/templates/{kind}.xlsx")
+def download_template(kind: str, user: CurrentUser) -> Response:
+    if kind not in ("organizations", "technologies", "needs"):
+        raise NotFound("模板不存在")
+    name = f"duijie-{KIND_LABELS[kind]}-导入模板.xlsx"
+    return _download(
+        template_workbook(kind),
+        name,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@router.get("/export")
+def export(
+    request: Request, user: CurrentUser, kind: str = "technologies", format: str = "xlsx"
+) -> Response:
+    org_id = _org_id(user)
+    if kind not in ("technologies", "needs") or format not in ("xlsx", "csv"):
+        raise ValidationFailed("导出参数无效")
+    with transaction(request) as session:
+        data = export_catalog(session, kind, format, where=lambda obj: obj.owner_id == org_id)
+        services.audit(
+            session=session,
+            action="catalog.export",
+            actor_id=user.id,
+            object_type=kind,
+            detail={"format": format, "scope": "own"},
+        )
+    media = (
+        "text/csv; charset=utf-8"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    return _download(
+        data, f"duijie-{KIND_LABELS[kind]}-{dt.date.today().isoformat()}.{format}", media
+    )
+
+
+def _download(data: bytes, filename: str, media_type: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+@router.post("/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request, user: CurrentUser, name: Annotated[str, Form(max_length=60)] = ""
+) -> HTMLResponse:
+    with transaction(request) as session:
+        db_user = session.get(User, user.id)
+        assert db_user is not None
+        token = accounts.new_api_token(session=session, user=db_user, name=name or "API")
+        services.audit(session=session, action="api_token.create", actor_id=user.id)
+    return render(request, "workspace/_token.html", {"new_token": token}, block="!token")
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: int, user: CurrentUser) -> Response:
+    with transaction(request) as session:
+        row = session.get(ApiToken, token_id)
+        if row is None or row.user_id != user.id:
+            raise NotFound("令牌不存在")
+        row.revoked_at = utcnow()
+        session.add(row)
+        services.audit(
+            session=session, action="api_token.revoke", actor_id=user.id, object_id=token_id
+        )
+    return RedirectResponse("/workspace", status_code=303)
