@@ -66,6 +66,25 @@ def indexable_documents(
     raise ValueError(collection)
 
 
+META_COLUMNS: dict[str, tuple[Any, ...]] = {
+    "technologies": (
+        Technology.id, Technology.status, Technology.owner_id, Technology.field,
+        Technology.trl, Technology.price, Technology.valid_until,
+    ),
+    "needs": (Need.id, Need.status, Need.owner_id, Need.visibility, Need.field, Need.min_trl, Need.budget),
+    "investors": (Organization.id, Organization.kind),
+}  # fmt: skip
+
+
+def load_meta(session: Session, collection: str, ids: list[int] | None = None) -> dict[int, Any]:
+    """The few columns filters and soft signals need, per indexed row (plain Core rows)."""
+    columns = META_COLUMNS[collection]
+    stmt = select(*columns)
+    if ids is not None:
+        stmt = stmt.where(columns[0].in_(ids))
+    return {row.id: row for row in session.connection().execute(stmt)}
+
+
 def max_outbox_id(session: Session) -> int:
     return int(session.exec(select(func.max(IndexOutbox.id))).one() or 0)
 
@@ -87,11 +106,16 @@ class IndexManager:
         self._encoder = encoder
         self._lexer = lexer
         self.collections: dict[str, Collection] = {}
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held by searches and by swapping changes in
+        self._catch_up_lock = threading.Lock()  # one catch-up at a time
         self.save_interval_s = save_interval_s
         self._unsaved: set[str] = set()
         self._last_save = 0.0
         self.rebuilt: dict[str, str] = {}  # collection → why it was rebuilt at open
+        self.version = 0  # bumped whenever the searchable content changes (keys result caches)
+        # Filter columns of every indexed row, kept with the index so a search does not query
+        # them for hundreds of candidates; the rows finally shown are always re-read from the database.
+        self.meta: dict[str, dict[int, Any]] = {name: {} for name in COLLECTIONS}
 
     @property
     def encoder(self) -> Encoder:
@@ -114,6 +138,9 @@ class IndexManager:
             for name in COLLECTIONS:
                 self.collections[name] = self._load_or_rebuild(name, progress)
             self.catch_up(force_save=True)
+            with session_scope(self.engine, write=False) as session:
+                for name in COLLECTIONS:
+                    self.meta[name] = load_meta(session, name)
         return self
 
     def _load_or_rebuild(self, name: str, progress: Progress | None) -> Collection:
@@ -157,6 +184,7 @@ class IndexManager:
         collection.save(self.path(name))
         with self.lock:
             self.collections[name] = collection
+            self.version += 1
         return collection
 
     def _apply(
@@ -183,11 +211,17 @@ class IndexManager:
         say(f"{label}：完成", 1.0)
 
     def catch_up(self, *, force_save: bool = False) -> int:
-        """Apply pending outbox rows; returns how many changes were applied."""
-        with self.lock:
+        """Apply pending outbox rows; returns how many changes were applied.
+
+        The slow part (reading rows, encoding) runs without the search lock; only swapping the
+        changes into the collections holds it, so searches are not held up by an update."""
+        with self._catch_up_lock:
             if not self.collections:
                 return 0
             start = min(c.last_outbox_id for c in self.collections.values())
+            prepared: list[
+                tuple[str, list[Document], list[int], dict[int, Any], list[int], int, Any]
+            ] = []
             with session_scope(self.engine, write=False) as session:
                 rows = session.exec(
                     select(IndexOutbox)
@@ -202,26 +236,56 @@ class IndexManager:
                         continue
                     pending[row.collection][row.item_id] = None
                     last[row.collection] = row.id
-                applied = 0
                 for name, items in pending.items():
                     if not items:
                         continue
                     ids = list(items)
                     documents = indexable_documents(session, name, ids)
                     present = {d.id for d in documents}
-                    collection = self.collections[name]
-                    self._apply(
-                        collection, documents, [i for i in ids if i not in present], label=name
+                    encoded = self._encode(documents)
+                    prepared.append(
+                        (
+                            name,
+                            documents,
+                            [i for i in ids if i not in present],
+                            load_meta(session, name, ids),
+                            ids,
+                            last[name],
+                            encoded,
+                        )
                     )
-                    collection.last_outbox_id = last[name]
+            applied = 0
+            for name, documents, removed, fresh, ids, last_id, encoded in prepared:
+                with self.lock:
+                    collection = self.collections[name]
+                    if removed:
+                        collection.remove(removed)
+                    if documents:
+                        collection.upsert([d.id for d in documents], encoded[0], encoded[1])
+                    collection.last_outbox_id = last_id
                     self._maybe_switch_kind(collection)
+                    meta = dict(self.meta.get(name, {}))
+                    for i in ids:
+                        if i in fresh:
+                            meta[i] = fresh[i]
+                        else:
+                            meta.pop(i, None)
+                    self.meta[name] = meta
                     self._unsaved.add(name)
-                    applied += len(ids)
+                applied += len(ids)
+            if applied:
+                self.version += 1
             if self._unsaved and (
                 force_save or time.monotonic() - self._last_save >= self.save_interval_s
             ):
                 self.save()
             return applied
+
+    def _encode(self, documents: list[Document]) -> Any:
+        if not documents:
+            return None
+        texts = [d.text for d in documents]
+        return np.asarray(self.encoder.encode_documents(texts)), self.lexer.tokens_many(texts)
 
     def _maybe_switch_kind(self, collection: Collection) -> None:
         wanted = self._kind_for(len(collection))

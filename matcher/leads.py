@@ -280,15 +280,25 @@ def contact_for(
     )
     if not revealed:
         return Contact(mask_name(name), mask_phone(phone), mask_email(email), False)
-    if audit_reveal and viewer.organization_id != listing.owner_id and (name or phone or email):
-        services.audit(
-            session=session,
-            action="contact.reveal",
-            actor_id=viewer.user_id,
-            object_type="technology" if isinstance(listing, Technology) else "need",
-            object_id=listing.id,
-        )
+    if audit_reveal and reveal_is_audited(viewer, listing):
+        audit_reveal_of(session, viewer, listing)
     return Contact(name, phone, email, True)
+
+
+def reveal_is_audited(viewer: Viewer, listing: Technology | Need) -> bool:
+    """Seeing another organization's contacts is a reveal; one's own is not."""
+    has_contact = bool(listing.contact_name or listing.contact_phone or listing.contact_email)
+    return has_contact and viewer.organization_id != listing.owner_id
+
+
+def audit_reveal_of(session: Session, viewer: Viewer, listing: Technology | Need) -> None:
+    services.audit(
+        session=session,
+        action="contact.reveal",
+        actor_id=viewer.user_id,
+        object_type="technology" if isinstance(listing, Technology) else "need",
+        object_id=listing.id,
+    )
 
 
 def lead_contacts(session: Session, viewer: Viewer, lead: Lead) -> dict[str, list[dict[str, str]]]:

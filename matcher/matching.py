@@ -10,7 +10,8 @@ the shared key terms, the score parts and the gaps."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,9 @@ from matcher.models import InvestorProfile, Lead, Need, Organization, Technology
 from matcher.scoring import Scored
 from matcher.text import need_text, technology_text
 
-DEPTH = 200  # candidates taken from each side before fusion
+DEPTH = 200  # candidates taken from each side before fusion (recommendations)
+SEARCH_DEPTH = 100  # the search box shows ten pages at most
+RESULT_CACHE_SIZE = 2_000
 DUPLICATE_COSINE = 0.985
 
 
@@ -97,6 +100,8 @@ class Matcher:
         self.manager = manager
         self.engine = engine or manager.engine
         self.fusion = fusion
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # --- retrieval core ----------------------------------------------------------------------
     def candidates(
@@ -158,11 +163,27 @@ class Matcher:
     ) -> SearchResult:
         filters = filters or Filters()
         text = (text or "").strip()
+        key = self._cache_key(collection, text, filters, viewer, limit, offset)
         with session_scope(self.engine, write=False) as session:
+            cached = self._cache_get(key)
+            if cached is not None:
+                total, page, tokens, terms = cached
+                # The ranking is reused; the rows are read again, so an edit shows at once and a
+                # row deleted or hidden since is dropped, as on the uncached path.
+                rows = self._rows(session, collection, [s.id for s in page])
+                shown = [
+                    s
+                    for s in page
+                    if s.id in rows and self._visible(collection, rows[s.id], viewer)
+                ]
+                hits = [
+                    self._hit(collection, s, rows[s.id], tokens, terms.get(s.id)) for s in shown
+                ]
+                return SearchResult(total=total - (len(page) - len(shown)), hits=hits, terms=tokens)
             allowed = self._allowed(session, collection, filters, viewer)
             if not text:
                 return self._browse(session, collection, allowed, viewer, limit, offset)
-            fused, tokens = self.candidates(collection, text, allowed=allowed)
+            fused, tokens = self.candidates(collection, text, allowed=allowed, depth=SEARCH_DEPTH)
             meta = self._meta(session, collection, [s.id for s in fused])
             visible = [
                 s for s in fused if s.id in meta and self._visible(collection, meta[s.id], viewer)
@@ -176,8 +197,50 @@ class Matcher:
             visible = head + visible[offset + limit + 20 :]
             page = visible[offset : offset + limit]
             rows = self._rows(session, collection, [s.id for s in page])
-            hits = [self._hit(collection, s, rows[s.id], tokens) for s in page if s.id in rows]
-            return SearchResult(total=len(visible), hits=hits, terms=tokens)
+            shown = [
+                s for s in page if s.id in rows and self._visible(collection, rows[s.id], viewer)
+            ]
+            hits = [self._hit(collection, s, rows[s.id], tokens) for s in shown]
+            if key is not None:
+                self._cache_put(key, (len(visible), page, tokens, {h.id: h.terms for h in hits}))
+            return SearchResult(
+                total=len(visible) - (len(page) - len(shown)), hits=hits, terms=tokens
+            )
+
+    # --- result cache ------------------------------------------------------------------------
+    def _cache_key(
+        self, collection: str, text: str, filters: Filters, viewer: Viewer, limit: int, offset: int
+    ) -> tuple[Any, ...] | None:
+        """Rankings depend on the query, the filters, what the viewer may see, and the index
+        state; repeated searches (the same words typed again, the next page) reuse them."""
+        if not text:
+            return None
+        audience: tuple[Any, ...] = ()
+        if collection == "needs":  # needs are filtered by visibility and by their owner
+            audience = (
+                viewer.is_staff,
+                viewer.is_authenticated,
+                viewer.organization_id,
+                viewer.is_admin,
+            )
+        elif viewer.is_admin or viewer.organization_id is not None:
+            audience = (viewer.organization_id, viewer.is_admin)
+        return (self.manager.version, collection, text, repr(filters), audience, limit, offset)
+
+    def _cache_get(self, key: tuple[Any, ...] | None) -> Any:
+        if key is None:
+            return None
+        with self._cache_lock:
+            value = self._cache.get(key)
+            if value is not None:
+                self._cache.move_to_end(key)
+            return value
+
+    def _cache_put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > RESULT_CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def _browse(
         self,
@@ -268,6 +331,16 @@ class Matcher:
             tech = session.get(Technology, technology_id)
             if tech is None or not can_see_technology(tech, viewer):
                 raise NotFound("科技成果不存在")
+            key = (self.manager.version, "similar", technology_id, limit)
+            cached = self._cache_get(key)
+            if cached is not None:
+                page, tokens, terms = cached
+                rows = self._rows(session, "technologies", [s.id for s in page])
+                return [
+                    self._hit("technologies", s, rows[s.id], tokens, terms.get(s.id))
+                    for s in page
+                    if s.id in rows and rows[s.id].status == "published"
+                ]
             vector = self.manager.collections["technologies"].vectors.vector(technology_id)
             fused, tokens = self.candidates(
                 "technologies", technology_text(tech), vector=vector, depth=60
@@ -279,7 +352,9 @@ class Matcher:
             ]  # fmt: skip
             out = self._collapse("technologies", out[: limit + 20])[:limit]
             rows = self._rows(session, "technologies", [s.id for s in out])
-            return [self._hit("technologies", s, rows[s.id], tokens) for s in out]
+            hits = [self._hit("technologies", s, rows[s.id], tokens) for s in out]
+            self._cache_put(key, (out, tokens, {h.id: h.terms for h in hits}))
+            return hits
 
     def teams_for_need(
         self, need_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10, depth: int = DEPTH
@@ -493,32 +568,14 @@ class Matcher:
             return {i for i in session.exec(stmt_n).all() if i is not None}
         return None
 
-    @staticmethod
-    def _meta(session: Session, collection: str, ids: list[int]) -> dict[int, Any]:
-        """The few columns filters and soft signals need, without loading whole rows."""
-        if not ids:
-            return {}
-        if collection == "technologies":
-            cols: tuple[Any, ...] = (
-                Technology.id, Technology.status, Technology.owner_id, Technology.field,
-                Technology.trl, Technology.price, Technology.valid_until,
-            )  # fmt: skip
-            model: Any = Technology
-        elif collection == "needs":
-            cols = (
-                Need.id,
-                Need.status,
-                Need.owner_id,
-                Need.visibility,
-                Need.field,
-                Need.min_trl,
-                Need.budget,
-            )
-            model = Need
-        else:
-            cols = (Organization.id, Organization.kind)
-            model = Organization
-        return {r.id: r for r in session.exec(select(*cols).where(col(model.id).in_(ids)))}
+    def _meta(self, session: Session, collection: str, ids: list[int]) -> dict[int, Any]:
+        """Filter columns of the candidates, from the index's copy (rows shown are re-read)."""
+        meta = self.manager.meta.get(collection)
+        if not meta:
+            from matcher.indexing import load_meta
+
+            return load_meta(session, collection, ids) if ids else {}
+        return {i: meta[i] for i in ids if i in meta}
 
     @staticmethod
     def _rows(session: Session, collection: str, ids: list[int]) -> dict[int, Any]:
@@ -527,7 +584,11 @@ class Matcher:
         model: Any = {"technologies": Technology, "needs": Need, "investors": Organization}[
             collection
         ]
-        return {r.id: r for r in session.exec(select(model).where(col(model.id).in_(ids)))}
+        # Plain Core rows (attribute access like the model, without the ORM's identity map):
+        # these are only read, to render and to re-check visibility.
+        table = model.__table__
+        rows = session.connection().execute(table.select().where(table.c.id.in_(ids)))
+        return {r.id: r for r in rows}
 
     @staticmethod
     def _visible(collection: str, row: Any, viewer: Viewer) -> bool:
@@ -567,8 +628,16 @@ class Matcher:
             out.append(item)
         return out
 
-    def _hit(self, collection: str, item: Scored, row: Any, tokens: list[str]) -> Hit:
-        terms = self.shared_terms(collection, tokens, item.id)
+    def _hit(
+        self,
+        collection: str,
+        item: Scored,
+        row: Any,
+        tokens: list[str],
+        terms: list[str] | None = None,
+    ) -> Hit:
+        if terms is None:
+            terms = self.shared_terms(collection, tokens, item.id)
         parts = {k: round(v, 4) for k, v in item.parts.items()}
         reason = explain(item, terms)
         return Hit(

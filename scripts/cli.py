@@ -309,6 +309,12 @@ def serve(
 
     settings = get_settings()
     _ready_engine()
+    if workers > 1:
+        # each worker process gets one core's worth of torch threads instead of fighting for all
+        import os
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -634,6 +640,35 @@ def bench_search(
         f"（模型编码 {result['encode_docs_per_s']} 条/秒）\n"
         f"端到端检索 ms：{result['search_ms']}\n向量检索 ms：{result['vector_ms']}\n"
         f"ANN recall@10：{result['ann_recall@10']}  内存 {result['rss_mb']} MB\n说明：{result['note']}"
+    )
+
+
+@bench_app.command("web")
+@friendly_errors
+def bench_web(
+    clients: Annotated[int, typer.Option(help="并发客户端数")] = 20,
+    seconds: Annotated[float, typer.Option(help="持续秒数")] = 30.0,
+    workers: Annotated[int, typer.Option(help="服务进程数")] = 2,
+    think: Annotated[
+        float, typer.Option(help="每个客户端两次操作之间的平均思考时间（秒）；0 为不停顿")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """在本机回环上对演示数据压测：检索片段与带推荐的详情页的 p50/p95/p99 与错误数。"""
+    from matcher.config import get_settings
+    from web.bench import run
+
+    _ready_engine()
+    with console.status(f"{clients} 个客户端压测 {seconds:g} 秒…"):
+        result = run(
+            get_settings(), clients=clients, seconds=seconds, workers=workers, think_s=think
+        )
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"{result['requests']} 个请求（{result['requests_per_s']}/秒），错误 {result['errors']}\n"
+        f"检索片段 ms：{result['endpoints']['search']}\n详情页+推荐 ms：{result['endpoints']['detail']}"
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,10 +52,13 @@ def create_app(
         if not is_up_to_date(engine):
             raise RuntimeError("数据库结构不是最新版本：请先运行 `duijie init`")
         manager = index_manager or IndexManager(engine, settings, save_interval_s=10.0).open()
+        await asyncio.to_thread(manager.encoder.warm_up)
         app.state.engine = engine
         app.state.index = manager
         app.state.matcher = Matcher(manager)
+        refresher = asyncio.create_task(_follow_changes(manager))
         yield
+        refresher.cancel()
         manager.close()
 
     app = FastAPI(
@@ -144,6 +148,16 @@ def create_app(
         return HTMLResponse("ok")
 
     return app
+
+
+async def _follow_changes(manager: IndexManager, every_s: float = 2.0) -> None:
+    """Apply changes other processes committed (other workers, the CLI) every few seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(manager.catch_up)
+        except Exception:  # the next round retries; the outbox keeps every change
+            _log.exception("index catch-up failed")
 
 
 def error_response(request: Request, status: int, message: str) -> Response:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+from http.cookies import SimpleCookie
+from typing import Any
 
 from fastapi import Request
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from matcher.errors import Forbidden
 
@@ -29,10 +30,19 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
     "object-src 'none'"
 )
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
 
 
 def csrf_key(request: Request) -> str:
-    return request.cookies.get(SESSION_COOKIE) or request.state.anon_id
+    return (
+        request.cookies.get(SESSION_COOKIE) or request.scope.get("state", {}).get("anon_id") or ""
+    )
 
 
 def csrf_token_for(secret: str, key: str) -> str:
@@ -58,40 +68,72 @@ async def csrf_guard(request: Request) -> None:
         raise Forbidden("请求已过期或来源不明（CSRF 校验失败）：请刷新页面后重试")
 
 
-class SecurityMiddleware(BaseHTTPMiddleware):
-    """Anonymous cookie, upload size limit before the body is read, and security headers."""
+class SecurityMiddleware:
+    """Pure ASGI (no per-request task like BaseHTTPMiddleware): refuses bodies over the upload
+    limit before reading them, gives each browser its anonymous cookie, adds security headers."""
 
-    def __init__(self, app: object, *, max_body_bytes: int, secure_cookies: bool) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    def __init__(self, app: Any, *, max_body_bytes: int, secure_cookies: bool) -> None:
+        self.app = app
         self.max_body_bytes = max_body_bytes
         self.secure_cookies = secure_cookies
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_body_bytes:
-            message = f"上传内容过大：上限 {self.max_body_bytes // 1048576} MB"
-            if request.url.path.startswith("/api/"):
-                return JSONResponse({"detail": message}, status_code=413)
-            return PlainTextResponse(message, status_code=413)
-        anon = request.cookies.get(ANON_COOKIE)
-        fresh = anon is None or len(anon) < 20
-        request.state.anon_id = secrets.token_urlsafe(24) if fresh else anon
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(
-                ANON_COOKIE,
-                request.state.anon_id,
-                httponly=True,
-                samesite="lax",
-                secure=self.secure_cookies,
-                max_age=86400 * 30,
-            )
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if self.secure_cookies:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(scope, send)
+            return
+        anon = None
+        raw_cookie = headers.get(b"cookie")
+        if raw_cookie:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(raw_cookie.decode("latin-1"))
+            except Exception:
+                jar = SimpleCookie()
+            if ANON_COOKIE in jar and len(jar[ANON_COOKIE].value) >= 20:
+                anon = jar[ANON_COOKIE].value
+        fresh = anon is None
+        scope.setdefault("state", {})["anon_id"] = anon or secrets.token_urlsafe(24)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                out = list(message.get("headers") or [])
+                present = {k.lower() for k, _ in out}
+                out.extend((k, v) for k, v in SECURITY_HEADERS if k not in present)
+                if self.secure_cookies and b"strict-transport-security" not in present:
+                    out.append((b"strict-transport-security", b"max-age=31536000"))
+                if fresh:
+                    cookie = f"{ANON_COOKIE}={scope['state']['anon_id']}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax"
+                    if self.secure_cookies:
+                        cookie += "; Secure"
+                    out.append((b"set-cookie", cookie.encode()))
+                message = {**message, "headers": out}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _too_large(self, scope: dict[str, Any], send: Any) -> None:
+        message = f"上传内容过大：上限 {self.max_body_bytes // 1048576} MB"
+        is_api = scope.get("path", "").startswith("/api/")
+        body = (
+            json.dumps({"detail": message}, ensure_ascii=False).encode()
+            if is_api
+            else message.encode()
+        )
+        content_type = b"application/json" if is_api else b"text/plain; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

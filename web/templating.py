@@ -22,6 +22,7 @@ from matcher.text import highlight
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 env = templates.env
+env.auto_reload = False  # templates ship with the package; no stat() of every file on every render
 env.globals["vocab"] = vocab
 env.globals["zip"] = zip
 env.filters["label"] = vocab.label
@@ -111,11 +112,11 @@ def render(
 
 
 @contextmanager
-def transaction(request: Request) -> Iterator[Session]:
-    """A write transaction committed when the block ends; then the index catches up, so the
-    change is searchable in the response that follows."""
+def transaction(request: Request, *, reindex: bool = True) -> Iterator[Session]:
+    """A write transaction committed when the block ends; then (unless only an audit row was
+    written) the index catches up, so the change is searchable in the response that follows."""
     with session_scope(request.app.state.engine, write=True) as session:
         yield session
     index = getattr(request.app.state, "index", None)
-    if index is not None:
+    if reindex and index is not None:
         index.catch_up()

@@ -196,6 +196,19 @@ class Encoder:
                 progress(done, len(texts))
         return out
 
+    def warm_up(self) -> None:
+        """Do first-call work now (tracing the single-query path) rather than inside a request."""
+        with self._lock:
+            fast = self._fast_single()
+            if fast is not None:
+                # TorchScript profiles the first calls and optimizes on a later one: pay for that here.
+                for text in (
+                    "预热",
+                    "高炉炉况在线监测与异常预警",
+                    "企业希望引进一种耐高温耐腐蚀的陶瓷涂层材料用于锅炉防护" * 3,
+                ):
+                    fast(self.query_prompt + text)
+
     # --- internals ---------------------------------------------------------------------------
     def _key(self, prompt: str, text: str) -> str:
         return hashlib.sha256(f"{self.fingerprint}\x1f{prompt}\x1f{text}".encode()).hexdigest()

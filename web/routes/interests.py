@@ -84,7 +84,7 @@ def decide(
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with transaction(request) as session:  # showing contacts is an audited reveal
+    with transaction(request, reindex=False) as session:  # showing contacts is an audited reveal
         lead = leads.get_lead(session, viewer, lead_id)
         contacts = leads.lead_contacts(session, viewer, lead)
         history = leads.lead_history(session, lead_id)

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from matcher import leads, services
 from matcher.access import can_see_need, owns
+from matcher.db import session_scope
 from matcher.errors import DomainError, NotFound
 from matcher.models import Interest, Need, Technology
 from web.deps import CurrentViewer, EngineMatcher, ReadSession
@@ -28,10 +29,10 @@ def _visible_need(session, need_id: int, viewer) -> Need:  # type: ignore[no-unt
 
 @router.get("/needs/{need_id}", response_class=HTMLResponse)
 def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLResponse:
-    with transaction(request) as session:
+    with session_scope(request.app.state.engine, write=False) as session:
         need = _visible_need(session, need_id, viewer)
         owner = services.get_organization(session=session, organization_id=need.owner_id)
-        contact = leads.contact_for(session, viewer, need)
+        contact = leads.contact_for(session, viewer, need, audit_reveal=False)
         my_interest = None
         my_technologies: list[Technology] = []
         if viewer.organization_id is not None and not owns(viewer, need.owner_id):
@@ -50,6 +51,9 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
                     .order_by(col(Technology.title))
                 )
             )
+    if contact.revealed and leads.reveal_is_audited(viewer, need):
+        with transaction(request, reindex=False) as session:  # a reveal is written to the audit log
+            leads.audit_reveal_of(session, viewer, need)
     context = {
         "need": need,
         "owner": owner,

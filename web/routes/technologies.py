@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from matcher import leads, services
 from matcher.access import can_see_technology, owns
+from matcher.db import session_scope
 from matcher.errors import DomainError, NotFound
 from matcher.models import Interest, Technology
 from web.deps import CurrentViewer, EngineMatcher, ReadSession
@@ -28,10 +29,10 @@ def _visible_technology(session, technology_id: int, viewer) -> Technology:  # t
 
 @router.get("/technologies/{technology_id}", response_class=HTMLResponse)
 def technology_detail(request: Request, technology_id: int, viewer: CurrentViewer) -> HTMLResponse:
-    with transaction(request) as session:  # a contact reveal is audited, so this is a write
+    with session_scope(request.app.state.engine, write=False) as session:
         tech = _visible_technology(session, technology_id, viewer)
         owner = services.get_organization(session=session, organization_id=tech.owner_id)
-        contact = leads.contact_for(session, viewer, tech)
+        contact = leads.contact_for(session, viewer, tech, audit_reveal=False)
         my_interest = None
         if viewer.organization_id is not None:
             my_interest = session.exec(
@@ -40,6 +41,9 @@ def technology_detail(request: Request, technology_id: int, viewer: CurrentViewe
                     Interest.from_org_id == viewer.organization_id,
                 )
             ).first()
+    if contact.revealed and leads.reveal_is_audited(viewer, tech):
+        with transaction(request, reindex=False) as session:  # a reveal is written to the audit log
+            leads.audit_reveal_of(session, viewer, tech)
     context = {
         "tech": tech,
         "owner": owner,

@@ -1,0 +1,270 @@
+"""Nobody gets in where they do not belong.
+
+Every route of the app — pages, htmx fragments, the API — is called by a user of another
+organization (B) with the ids of organization A's private objects; each answer must be a refusal
+(401/403/404/409, or 422 for a refused action) and no answer may contain A's confidential text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from matcher import accounts, leads
+from matcher.access import Viewer
+from matcher.db import session_scope
+from matcher.models import (
+    ApiToken,
+    Interest,
+    Need,
+    Notification,
+    Organization,
+    Technology,
+    TechnologyCreate,
+    User,
+)
+from matcher.services import save_technology
+from tests.web.conftest import USERS, Browser
+
+SECRET = "SECRET-MARKER"
+REFUSED = {401, 403, 404, 409, 422}
+
+
+@pytest.fixture
+def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """A's private objects: a confidential need, a draft technology, an interest, a lead, a token."""
+    with session_scope(engine) as session:
+        steel = session.exec(select(User).where(User.email == USERS["steel"][0])).one()
+        univ = session.exec(select(User).where(User.email == USERS["univ"][0])).one()
+        need = session.exec(select(Need).where(Need.code == "N2")).one()
+        draft = save_technology(
+            session=session,
+            data=TechnologyCreate(
+                title=f"草稿 {SECRET}",
+                summary=f"未公开 {SECRET}",
+                field="新材料",
+                trl=3,
+                cooperation_modes=["转让"],
+                status="draft",
+            ),
+            owner_id=univ.organization_id,  # type: ignore[arg-type]
+        )
+        t1 = session.exec(select(Technology).where(Technology.code == "T1")).one()
+        interest = leads.express_interest(
+            session=session,
+            viewer=Viewer(steel.id, steel.organization_id, "enterprise"),
+            technology_id=t1.id,
+            message=f"意向 {SECRET}",
+        )
+        decided = leads.decide_interest(
+            session=session,
+            viewer=Viewer(univ.id, univ.organization_id, "university"),
+            interest_id=interest.id,
+            accept=True,
+        )  # type: ignore[arg-type]
+        accounts.new_api_token(session=session, user=steel, name="A")
+        session.flush()
+        token = session.exec(select(ApiToken).where(ApiToken.user_id == steel.id)).one()
+        note = session.exec(select(Notification).where(Notification.user_id == univ.id)).first()
+        org_a = session.get(Organization, steel.organization_id)
+        return {
+            "need_id": need.id,
+            "technology_id": draft.id,
+            "interest_id": interest.id,
+            "lead_id": decided.lead_id,
+            "token_id": token.id,
+            "notification_id": note.id if note else 1,
+            "organization_id": org_a.id,  # type: ignore[union-attr]
+            "org_id": org_a.id,  # type: ignore[union-attr]
+            "user_id": steel.id,
+            "item_id": need.id,
+        }  # type: ignore[dict-item]
+
+
+FORM_BODIES: dict[str, dict[str, str]] = {
+    "/interests/{interest_id}/decide": {"decision": "accept"},
+    "/leads/{lead_id}/advance": {"to_stage": "signed", "amount": "10"},
+    "/admin/moderate/{kind}/{item_id}": {"action": "reject", "note": "x"},
+    "/admin/organizations/{org_id}/status": {"status": "suspended"},
+    "/admin/users/{user_id}/active": {"active": "0"},
+    "/admin/users": {
+        "email": "x@example.cn",
+        "name": "x",
+        "role": "admin",
+        "password": "abcdefg123",
+    },
+    "/workspace/import/confirm": {"token": "abc", "kind": "needs"},
+}
+JSON_BODIES: dict[str, Any] = {
+    "/api/v1/interests/{interest_id}/decision": {"accept": True},
+    "/api/v1/leads/{lead_id}/advance": {"to_stage": "signed", "amount": 10},
+    "/api/v1/my/technologies/{technology_id}": {
+        "title": "t",
+        "summary": "s",
+        "field": "新材料",
+        "trl": 5,
+        "cooperation_modes": ["转让"],
+    },
+    "/api/v1/my/needs/{need_id}": {"title": "t", "description": "d", "kind": "tech"},
+}
+
+
+def _flatten(routes) -> list[APIRoute]:  # type: ignore[no-untyped-def]
+    """Every APIRoute, also inside routers FastAPI includes lazily (no include prefixes are used)."""
+    out: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            out.append(route)
+        elif hasattr(route, "original_router"):
+            out.extend(_flatten(route.original_router.routes))
+    return out
+
+
+def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    out = []
+    for route in _flatten(app.routes):
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            out.append((method, route.path))
+    return out
+
+
+def test_every_route_refuses_another_organizations_private_objects(
+    web_app,
+    make_browser,
+    private_objects: dict[str, int],
+    engine: Engine,  # type: ignore[no-untyped-def]
+) -> None:
+    b = make_browser("ship")
+    with session_scope(engine) as session:
+        ship = session.exec(select(User).where(User.email == USERS["ship"][0])).one()
+        api_token = accounts.new_api_token(session=session, user=ship, name="B")
+    api = TestClient(web_app)
+    checked = 0
+    for method, path in _routes(web_app):
+        if path in ("/logout", "/login", "/register"):
+            continue  # signing B out would make every later answer a redirect to the login page
+        params = re.findall(r"{(\w+)}", path)
+        url = path
+        for name in params:
+            value = (
+                "technology"
+                if name == "kind"
+                else "needs"
+                if name == "collection"
+                else str(private_objects.get(name, 1))
+            )
+            if name == "kind" and path.endswith(".xlsx"):
+                value = "technologies"
+            url = url.replace("{" + name + "}", value)
+        if path.startswith("/api/"):
+            headers = {"Authorization": f"Bearer {api_token}"}
+            if method == "GET":
+                response = api.get(url, headers=headers)
+            else:
+                response = api.request(method, url, headers=headers, json=JSON_BODIES.get(path, {}))
+        else:
+            if method == "GET":
+                response = b.get(url, follow_redirects=False)
+            else:
+                response = b.post(url, FORM_BODIES.get(path, {}), follow_redirects=False)
+        checked += 1
+        assert SECRET not in response.text, f"{method} {url} leaks A's confidential text"
+        if params and not _public(path):
+            assert response.status_code in REFUSED, (
+                f"{method} {url} answered {response.status_code} to another organization"
+            )
+        elif method != "GET":
+            assert response.status_code in REFUSED | {200, 201, 303}, (
+                f"{method} {url}: {response.status_code}"
+            )
+    assert checked >= 40
+    # and nothing changed for A
+    with session_scope(engine, write=False) as session:
+        assert session.get(Need, private_objects["need_id"]).status == "published"  # type: ignore[union-attr]
+        assert session.get(Interest, private_objects["interest_id"]).status == "accepted"  # type: ignore[union-attr]
+
+
+def _public(path: str) -> bool:
+    """Routes whose object is public by design (an organization's page lists only public items)."""
+    return path in ("/organizations/{organization_id}", "/workspace/templates/{kind}.xlsx")
+
+
+def test_confidential_need_never_shows_in_search_reasons_or_api(web_app, make_browser) -> None:  # type: ignore[no-untyped-def]
+    b = make_browser("ship")
+    for url in (
+        "/?q=高炉煤气余热",
+        "/?type=tech_need&q=高炉煤气余热",
+        "/?type=tech_need",
+        "/api/v1/search?q=高炉煤气余热&type=tech_need",
+    ):
+        response = b.get(url)
+        assert (
+            response.status_code == 200
+            and SECRET not in response.text
+            and "机密高炉余热项目" not in response.text
+        )
+    anonymous = TestClient(web_app)
+    assert "注册可见的船型需求" not in anonymous.get("/?type=tech_need").text
+    assert "注册可见的船型需求" in b.get("/?type=tech_need").text
+
+
+def test_state_changes_without_a_csrf_token_are_refused(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    univ = make_browser("univ")
+    with session_scope(engine, write=False) as s:
+        t1 = s.exec(select(Technology).where(Technology.code == "T1")).one().id
+    response = univ.client.post(
+        f"/workspace/technologies/{t1}/withdraw", data={}, follow_redirects=False
+    )
+    assert response.status_code == 403 and "CSRF" in response.text
+    forged = univ.client.post(
+        f"/workspace/technologies/{t1}/withdraw",
+        data={"csrf_token": "0" * 64},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    htmx = univ.client.post(
+        f"/workspace/technologies/{t1}/withdraw",
+        headers={"X-CSRF-Token": univ.token},
+        follow_redirects=False,
+    )
+    assert htmx.status_code == 303
+    anonymous = Browser(TestClient(univ.client.app))
+    assert anonymous.client.post("/login", data={"email": "x", "password": "y"}).status_code == 403
+
+
+def test_a_session_cookie_copied_before_logout_stops_working(make_browser) -> None:  # type: ignore[no-untyped-def]
+    univ = make_browser("univ")
+    cookie = univ.client.cookies.get("duijie_session")
+    assert cookie and univ.get("/workspace").status_code == 200
+    univ.post("/logout", follow_redirects=False)
+    thief = TestClient(univ.client.app)
+    thief.cookies.set("duijie_session", cookie)
+    response = thief.get("/workspace", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_login_is_rate_limited(make_browser) -> None:  # type: ignore[no-untyped-def]
+    b = make_browser()
+    b.get("/login")
+    for _ in range(5):
+        assert (
+            b.post("/login", {"email": USERS["univ"][0], "password": "wrong-password1"}).status_code
+            == 401
+        )
+    blocked = b.post("/login", {"email": USERS["univ"][0], "password": "test-pass-123"})
+    assert blocked.status_code == 429 and "15 分钟" in blocked.text
+
+
+def test_cookies_are_httponly_and_samesite(make_browser) -> None:  # type: ignore[no-untyped-def]
+    b = make_browser()
+    b.get("/login")
+    response = b.post(
+        "/login", {"email": USERS["univ"][0], "password": "test-pass-123"}, follow_redirects=False
+    )
+    header = response.headers["set-cookie"].lower()
+    assert "httponly" in header and "samesite=lax" in header
