@@ -4,10 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test soak lint format bench serve clean-venv
+.PHONY: setup browser demo test soak lint format bench serve clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 	$(BIN)/duijie model build
+
+# Debian's chromium and a CJK font for the browser tests and screenshots; installed when missing
+# and this is root on Debian (browser downloads by test tools fail on these machines).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi -e wqy -e "noto sans cjk"; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	    (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1) || \
+	    echo "chromium could not be installed: browser tests will be skipped (or fail with DUIJIE_TEST_BROWSER=1)"; \
+	  else echo "chromium missing and not root: install Debian's chromium and fonts-wqy-microhei for the browser tests"; fi; \
+	fi
 
 # torch first, from the CPU wheel on this disk (any other spec pulls a multi-GB CUDA build),
 # then the project with its dev extras; the stamp re-runs this when pyproject.toml changes.
