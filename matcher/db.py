@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
+import matcher.events.models  # noqa: F401  (event tables belong to the same metadata)
 from matcher.config import Settings, get_settings
 from matcher.errors import StorageError
 from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology, utcnow

@@ -674,3 +674,10 @@ class Notification(SQLModel, table=True):
     link: str = Field(default="", max_length=300)
     created_at: dt.datetime = Field(default_factory=utcnow, index=True)
     read_at: dt.datetime | None = None
+
+
+def pk(row: Any) -> int:
+    """The primary key of a row that has been flushed (never None after a flush)."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush the session first")
+    return int(row.id)

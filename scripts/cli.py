@@ -672,6 +672,90 @@ def bench_web(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# events
+# --------------------------------------------------------------------------------------------
+
+event_app = typer.Typer(help="对接会：演示活动、回访提醒。", no_args_is_help=True)
+app.add_typer(event_app, name="event")
+
+
+def _matcher(engine: Any) -> Any:
+    from matcher.indexing import IndexManager
+    from matcher.matching import Matcher
+
+    with _Bar() as bar:
+        manager = IndexManager(engine).open(progress=bar)
+    return Matcher(manager)
+
+
+@event_app.command("demo")
+@friendly_errors
+def event_demo(
+    enterprises: Annotated[int, typer.Option(help="需求方企业数")] = 40,
+    teams: Annotated[int, typer.Option(help="成果方团队数")] = 60,
+    tables: Annotated[int, typer.Option(help="桌位数")] = 20,
+) -> None:
+    """在演示数据上创建一场对接会（企业集团 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
+    from matcher.db import session_scope
+    from matcher.events.demo import create_demo_event
+    from matcher.events.models import Event
+
+    engine = _ready_engine()
+    matcher = _matcher(engine)
+    with console.status("正在邀请、收集意愿并排程…"):
+        event_id = create_demo_event(
+            engine, matcher, enterprises=enterprises, teams=teams, tables=tables
+        )
+    with session_scope(engine, write=False) as session:
+        event = session.get(Event, event_id)
+        report = event.schedule_report if event else {}
+    console.print(
+        f"活动 #{event_id} 已创建：{report.get('meetings')} 场洽谈，必须见 {report.get('must_scheduled')}/{report.get('must_feasible')}，"
+        f"价值比 {report.get('value_ratio')}，求解 {report.get('solve_s')} 秒；未排入 {len(report.get('unscheduled', []))} 场。"
+        f"\n组织方账号 organizer@demo.duijie.cn 登录后在 /events/{event_id} 查看与编辑。"
+    )
+
+
+@event_app.command("reminders")
+@friendly_errors
+def event_reminders() -> None:
+    """发送到期的对接会回访提醒（1、3、6 个月）；每条只发一次，可由 cron 每日运行。"""
+    from matcher.db import session_scope
+    from matcher.events.service import send_due_follow_ups
+
+    engine = _ready_engine()
+    with session_scope(engine) as session:
+        sent = send_due_follow_ups(session)
+    console.print(f"已发送 {sent} 条回访提醒")
+
+
+@bench_app.command("event")
+@friendly_errors
+def bench_event(
+    enterprises: Annotated[int, typer.Option(help="需求方企业数")] = 300,
+    teams: Annotated[int, typer.Option(help="成果方团队数")] = 300,
+    slots: Annotated[int, typer.Option(help="洽谈轮次")] = 12,
+    tables: Annotated[int, typer.Option(help="桌位数")] = 60,
+    fairness: Annotated[
+        float, typer.Option(help="每位参会者第一场洽谈的奖励（0 = 只看总价值）", min=0)
+    ] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """合成一场给定规模的对接会并排程：求解时间、洽谈数、冲突（独立校验）、必须见、价值比。"""
+    from matcher.events.bench import run
+
+    if min(enterprises, teams, slots, tables) < 1:
+        raise DomainError("各项规模至少为 1")
+    with console.status("正在求解…"):
+        result = run(enterprises, teams, slots, tables, fairness=fairness)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for key, value in result.items():
+        console.print(f"{key}: {value}")
+
+
 def main() -> None:
     try:
         app()

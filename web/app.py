@@ -86,6 +86,7 @@ def create_app(
         admin,
         api,
         auth,
+        events,
         interests,
         needs,
         notifications,
@@ -102,11 +103,14 @@ def create_app(
         organizations,
         auth,
         workspace,
+        events,
         interests,
         notifications,
         admin,
     ):
-        app.include_router(module.router)
+        app.include_router(
+            module.router, include_in_schema=False
+        )  # the OpenAPI schema is the API's
     app.include_router(api.router)
 
     @app.exception_handler(DomainError)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import matcher.models  # noqa: F401  (registers the tables)
+import matcher.events.models
+import matcher.models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

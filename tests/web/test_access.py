@@ -6,6 +6,7 @@ organization (B) with the ids of organization A's private objects; each answer m
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import select
 from matcher import accounts, leads
 from matcher.access import Viewer
 from matcher.db import session_scope
+from matcher.events import service as events
 from matcher.models import (
     ApiToken,
     Interest,
@@ -72,7 +74,38 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
         token = session.exec(select(ApiToken).where(ApiToken.user_id == steel.id)).one()
         note = session.exec(select(Notification).where(Notification.user_id == univ.id)).first()
         org_a = session.get(Organization, steel.organization_id)
+        # an event B takes no part in: scheduled but not published, with A's private brief
+        organizer = session.exec(select(User).where(User.email == USERS["organizer"][0])).one()
+        staff = Viewer(organizer.id, organizer.organization_id, "organizer")
+        day = dt.date.today() + dt.timedelta(days=20)
+        event = events.create_event(
+            session, staff, name="内部对接会", starts_on=day, ends_on=day, tables=2,
+            description=f"议程 {SECRET}",
+            sessions=[{"day": day, "start": dt.time(9), "end": dt.time(10), "slot_minutes": 20}],
+        )  # fmt: skip
+        sides = [
+            events.invite(session, staff, event, org, group, f"邀请 {SECRET}")
+            for org, group in ((steel.organization_id, "demand"), (univ.organization_id, "supply"))
+        ]
+        for who in (steel, univ):
+            events.register(session, Viewer(who.id, who.organization_id, who.role), event)
+        meeting = events.add_meeting(
+            session,
+            staff,
+            event,
+            sides[0].id,
+            sides[1].id,
+            0,
+            events.event_tables(session, event.id)[0].id,
+        )  # type: ignore[arg-type]
+        event.status = "scheduled"
+        session.add(event)
+        session.flush()
         return {
+            "event_id": event.id,  # type: ignore[dict-item]
+            "participant_id": sides[0].id,  # type: ignore[dict-item]
+            "meeting_id": meeting.id,  # type: ignore[dict-item]
+            "table_id": meeting.table_id,
             "need_id": need.id,
             "technology_id": draft.id,
             "interest_id": interest.id,
@@ -99,6 +132,10 @@ FORM_BODIES: dict[str, dict[str, str]] = {
         "password": "abcdefg123",
     },
     "/workspace/import/confirm": {"token": "abc", "kind": "needs"},
+    "/events/{event_id}/meetings/{meeting_id}/move": {"slot": "1", "table_id": "1"},
+    "/events/{event_id}/meetings/{meeting_id}/outcome": {"status": "held", "rating": "promising"},
+    "/events/{event_id}/requests": {"to_id": "1", "strength": "must"},
+    "/events/{event_id}/invite": {"organization_id": "1", "group": "demand"},
 }
 JSON_BODIES: dict[str, Any] = {
     "/api/v1/interests/{interest_id}/decision": {"accept": True},

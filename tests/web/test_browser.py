@@ -6,12 +6,14 @@ skipped, unless DUIJIE_TEST_BROWSER=1 (CI sets it) makes that a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +46,16 @@ def live_demo(
     duijie_home: Path, real_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """The demo data served by uvicorn on a free port (embeddings from the shared cache)."""
+    with serve_demo(duijie_home, real_models, monkeypatch) as (base, _app):
+        yield base
+
+
+@contextlib.contextmanager
+def serve_demo(
+    duijie_home: Path, real_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Any]]:
+    """Serve the demo data; yields the base URL and the running app (its state holds the engine
+    and the matcher once started)."""
     import uvicorn
 
     from matcher.config import Settings, get_settings, reset_settings
@@ -64,9 +76,8 @@ def live_demo(
     load_demo(engine)
     load_demo_users(engine)
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(get_settings()), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(get_settings())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -79,9 +90,11 @@ def live_demo(
             time.sleep(1)
     else:
         pytest.fail("the server did not start")
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield base, app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def test_enterprise_signs_up_posts_a_need_and_meets_a_university(

@@ -1,0 +1,1 @@
+"""Matchmaking events (对接会): setup, invitations, requests, pairing and scheduling, outputs."""

@@ -1,0 +1,282 @@
+"""What an event hands out: agendas (Excel, iCalendar), run sheets, the grid, meeting briefs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from matcher.catalog.exporter import neutralize
+from matcher.events.models import Event, Meeting, Participant
+from matcher.events.service import Slot, event_slots, event_tables, meetings_of, participants
+from matcher.models import Need, Organization, Technology, pk
+
+TZ = "Asia/Shanghai"
+
+
+@dataclass
+class AgendaRow:
+    slot: Slot
+    table: str
+    meeting: Meeting
+    counterpart: Organization
+    counterpart_group: str
+    reason: str
+
+
+def names(
+    session: Session, event: Event
+) -> tuple[dict[int, Participant], dict[int, Organization], dict[int, str]]:
+    people = {pk(p): p for p in participants(session, pk(event))}
+    orgs = {
+        pk(o): o
+        for o in session.exec(
+            select(Organization).where(
+                col(Organization.id).in_({p.organization_id for p in people.values()})
+            )
+        )
+    }
+    tables = {pk(t): t.name for t in event_tables(session, pk(event))}
+    return people, orgs, tables
+
+
+def agenda(session: Session, event: Event, participant: Participant) -> list[AgendaRow]:
+    slots = event_slots(session, pk(event))
+    people, orgs, tables = names(session, event)
+    rows = []
+    for m in meetings_of(session, pk(event)):
+        if pk(participant) not in (m.demand_id, m.supply_id):
+            continue
+        other = people[m.supply_id if m.demand_id == pk(participant) else m.demand_id]
+        rows.append(
+            AgendaRow(
+                slots[m.slot],
+                tables.get(m.table_id or 0, ""),
+                m,
+                orgs[other.organization_id],
+                other.group,
+                m.reason,
+            )
+        )
+    return sorted(rows, key=lambda r: r.slot.index)
+
+
+def agenda_xlsx(session: Session, event: Event, who: list[Participant]) -> bytes:
+    """One sheet per participant (or one participant): time, table, counterpart, why."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    _, orgs, _ = names(session, event)
+    workbook = Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    for participant in who:
+        title = orgs[participant.organization_id].name[:28].replace("/", "-")
+        sheet = workbook.create_sheet(title=title or str(pk(participant)))
+        sheet.append(
+            [neutralize(f"{event.name} · {orgs[participant.organization_id].name} 的洽谈日程")]
+        )
+        sheet["A1"].font = Font(bold=True, size=13)
+        sheet.append(
+            [f"{event.starts_on.isoformat()} {event.venue or ('线上' if event.online else '')}"]
+        )
+        sheet.append([])
+        sheet.append(["时间", "桌位", "洽谈对象", "匹配理由"])
+        for cell in sheet[4]:
+            cell.font = Font(bold=True)
+        for row in agenda(session, event, participant):
+            sheet.append(
+                [
+                    row.slot.label,
+                    row.table,
+                    neutralize(row.counterpart.name),
+                    neutralize(row.reason),
+                ]
+            )
+        for letter, width in (("A", 22), ("B", 10), ("C", 32), ("D", 70)):
+            sheet.column_dimensions[letter].width = width
+        for line in sheet.iter_rows(min_row=5):
+            for cell in line:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 lines are at most 75 octets; longer ones continue on lines starting with a space."""
+    raw = line.encode()
+    if len(raw) <= 75:
+        return line
+    parts: list[str] = []
+    current = b""
+    for ch in line:
+        encoded = ch.encode()
+        if len(current) + len(encoded) > (75 if not parts else 74):
+            parts.append(current.decode())
+            current = b""
+        current += encoded
+    parts.append(current.decode())
+    return "\r\n ".join(parts)
+
+
+def agenda_ics(
+    session: Session, event: Event, participant: Participant, *, host: str = "duijie"
+) -> bytes:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//duijie//matchmaking//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_ics_text(event.name)}",
+        "BEGIN:VTIMEZONE",
+        f"TZID:{TZ}",
+        "BEGIN:STANDARD",
+        "DTSTART:19700101T000000",
+        "TZOFFSETFROM:+0800",
+        "TZOFFSETTO:+0800",
+        "TZNAME:CST",
+        "END:STANDARD",
+        "END:VTIMEZONE",
+    ]
+    for row in agenda(session, event, participant):
+        start = dt.datetime.combine(row.slot.day, row.slot.start)
+        end = dt.datetime.combine(row.slot.day, row.slot.end)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:meeting-{pk(row.meeting)}-{pk(participant)}@{host}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;TZID={TZ}:{start:%Y%m%dT%H%M%S}",
+            f"DTEND;TZID={TZ}:{end:%Y%m%dT%H%M%S}",
+            f"SUMMARY:{_ics_text('洽谈：' + row.counterpart.name)}",
+            f"LOCATION:{_ics_text((event.venue + ' ' if event.venue else '') + row.table)}",
+            f"DESCRIPTION:{_ics_text(row.reason)}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
+
+
+def run_sheet(session: Session, event: Event, table_id: int) -> list[dict[str, Any]]:
+    slots = event_slots(session, pk(event))
+    people, orgs, _ = names(session, event)
+    out = []
+    for m in meetings_of(session, pk(event)):
+        if m.table_id != table_id:
+            continue
+        out.append({
+            "slot": slots[m.slot],
+            "meeting": m,
+            "demand": orgs[people[m.demand_id].organization_id],
+            "supply": orgs[people[m.supply_id].organization_id],
+        })  # fmt: skip
+    return sorted(out, key=lambda r: r["slot"].index)
+
+
+def grid(session: Session, event: Event) -> dict[str, Any]:
+    """Slots × tables, each cell the meeting there (for the organizer's overview)."""
+    slots = event_slots(session, pk(event))
+    tables = event_tables(session, pk(event))
+    people, orgs, _ = names(session, event)
+    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    for m in meetings_of(session, pk(event)):
+        cells[(m.slot, m.table_id or 0)] = {
+            "meeting": m,
+            "demand": orgs[people[m.demand_id].organization_id].name,
+            "supply": orgs[people[m.supply_id].organization_id].name,
+        }
+    return {"slots": slots, "tables": tables, "cells": cells}
+
+
+# --------------------------------------------------------------------------------------------
+# 对接简报: a one-page brief per meeting
+# --------------------------------------------------------------------------------------------
+
+
+def brief(session: Session, event: Event, meeting: Meeting) -> dict[str, Any]:
+    people, orgs, tables = names(session, event)
+    demand, supply = people[meeting.demand_id], people[meeting.supply_id]
+    needs = list(session.exec(select(Need).where(col(Need.id).in_(demand.need_ids or [-1]))))
+    techs = list(
+        session.exec(
+            select(Technology).where(col(Technology.id).in_(supply.technology_ids or [-1]))
+        )
+    )
+    need = needs[0] if needs else None
+    tech = techs[0] if techs else None
+    for candidate_need in needs:  # the pair the match was made on comes first
+        if candidate_need.title in meeting.reason:
+            need = candidate_need
+    for candidate_tech in techs:
+        if candidate_tech.title in meeting.reason:
+            tech = candidate_tech
+    checks = []
+    if tech is not None and need is not None:
+        if need.min_trl:
+            ok = tech.trl >= need.min_trl
+            checks.append(
+                (
+                    "成熟度",
+                    ok,
+                    f"成果 TRL {tech.trl}，需求要求 TRL {need.min_trl}"
+                    + ("" if ok else "（有差距）"),
+                )
+            )
+        if need.budget is not None:
+            ok = tech.price is None or tech.price <= need.budget
+            price = "面议" if tech.price is None else f"{tech.price:g} 万元"
+            checks.append(("价格", ok, f"成果报价 {price}，需求预算 {need.budget:g} 万元"))
+        checks.append(("合作方式", True, "、".join(tech.cooperation_modes) or "—"))
+        ip = "；".join(f"{i['type']} {i['number']}" for i in tech.ip_items) or "暂无登记的知识产权"
+        checks.append(("知识产权", bool(tech.ip_items), ip))
+    return {
+        "event": event,
+        "meeting": meeting,
+        "slot": event_slots(session, pk(event))[meeting.slot],
+        "table": tables.get(meeting.table_id or 0, ""),
+        "demand_org": orgs[demand.organization_id],
+        "supply_org": orgs[supply.organization_id],
+        "need": need,
+        "tech": tech,
+        "checks": checks,
+        "questions": suggested_questions(need, tech),
+    }
+
+
+def suggested_questions(need: Need | None, tech: Technology | None) -> list[str]:
+    """Three questions worth asking, from the gaps between the need and the result."""
+    questions: list[str] = []
+    if tech is not None and need is not None and need.min_trl and tech.trl < need.min_trl:
+        questions.append(
+            f"成果目前处于 TRL {tech.trl}，达到企业要求的 TRL {need.min_trl} 还需要哪些验证、多长时间、多少投入？"
+        )
+    if tech is not None:
+        questions.append(
+            f"《{tech.title}》在与企业相近的生产条件下做过哪些试验？关键指标和数据是多少？"
+        )
+    if (
+        tech is not None
+        and need is not None
+        and need.budget is not None
+        and tech.price is not None
+        and tech.price > need.budget
+    ):
+        questions.append(
+            f"报价 {tech.price:g} 万元高于预算 {need.budget:g} 万元：能否分阶段实施，或以许可、作价投资等方式降低前期投入？"
+        )
+    if tech is not None and "许可" in tech.cooperation_modes:
+        questions.append("许可的范围（地域、行业、独占或普通）和费用结构如何约定？")
+    if need is not None:
+        questions.append(
+            f"企业方：对「{need.title}」的验收标准是什么？现场能提供哪些数据和试验条件？"
+        )
+    questions.append("双方各自投入的人员与分工、知识产权归属和保密安排如何约定？")
+    return questions[:3]
