@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
+    @property
+    def attachments_dir(self) -> Path:
+        return self.home / "attachments"
+
     def ensure_home(self) -> Path:
         """Create the data directory tree; a clear error when it cannot be written."""
         from matcher.errors import StorageError

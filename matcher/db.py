@@ -22,7 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-import matcher.events.models  # noqa: F401  (event tables belong to the same metadata)
+import matcher.challenges.models  # challenge and event tables share the metadata
+import matcher.events.models  # noqa: F401
 from matcher.config import Settings, get_settings
 from matcher.errors import StorageError
 from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology, utcnow

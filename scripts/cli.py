@@ -93,15 +93,19 @@ def demo_data() -> None:
     from matcher.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
 
     engine = _ready_engine()
+    from matcher.challenges.demo import load_demo_challenges, load_demo_experts
+
     with console.status("正在导入演示数据…"):
         reports = load_demo(engine)
-        users = load_demo_users(engine)
+        users = load_demo_users(engine) + load_demo_experts(engine)
+        challenges = load_demo_challenges(engine)
     for report in reports:
         console.print(report.summary())
     console.print(
         f"演示账号：新建 {users} 个，邮箱 admin@{DOMAIN}、organizer@{DOMAIN}、demo-e001@{DOMAIN}（企业）、"
-        f"demo-s001@{DOMAIN}（高校）…，密码均为 {DEMO_PASSWORD}"
+        f"demo-s001@{DOMAIN}（高校）、expert01@{DOMAIN}（评审专家）…，密码均为 {DEMO_PASSWORD}"
     )
+    console.print(f"揭榜挂帅演示榜单：新建 {challenges} 个（/challenges）")
     _after_data_change(engine)
     _print_counts(engine)
 
@@ -573,6 +577,36 @@ def index_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             )
     if not all(info["ok"] for info in report.values()):
         raise typer.Exit(1)
+
+
+@eval_app.command("teams")
+@friendly_errors
+def eval_teams(
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="需求查询文件（needs_dev.jsonl 同格式）")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """把每条需求作为揭榜挂帅榜单发布在演示数据上（临时工作区），看能否找到拥有相关成果的单位：
+    单位 Recall@5 与 MRR，同一次运行中对比仅 BM25、仅向量。"""
+    from matcher.config import get_settings
+    from matcher.evaluation.teams import run
+
+    if queries is not None and not queries.exists():
+        raise DomainError(f"查询文件不存在：{queries}")
+    with _Bar() as bar:
+        result = run(get_settings(), queries_file=queries, progress=bar)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title=f"找团队（{result['queries']} 个榜单，{result['organizations']} 家有成果的单位）"
+    )
+    for name in ("方法", "Recall@5", "MRR"):
+        table.add_column(name, justify="right" if name != "方法" else "left")
+    for name, label in (("engine", "引擎"), ("bm25", "仅 BM25"), ("dense", "仅向量")):
+        table.add_row(label, f"{result[name]['recall@5']:.3f}", f"{result[name]['mrr']:.3f}")
+    console.print(table)
 
 
 @eval_app.command("retrieval")

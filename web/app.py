@@ -85,7 +85,9 @@ def create_app(
     from web.routes import (
         admin,
         api,
+        api_challenges,
         auth,
+        challenges,
         events,
         interests,
         needs,
@@ -104,6 +106,7 @@ def create_app(
         auth,
         workspace,
         events,
+        challenges,
         interests,
         notifications,
         admin,
@@ -112,6 +115,7 @@ def create_app(
             module.router, include_in_schema=False
         )  # the OpenAPI schema is the API's
     app.include_router(api.router)
+    app.include_router(api_challenges.router)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

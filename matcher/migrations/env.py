@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import matcher.challenges.models
 import matcher.events.models
 import matcher.models  # noqa: F401
 

@@ -18,6 +18,9 @@ from sqlmodel import select
 
 from matcher import accounts, leads
 from matcher.access import Viewer
+from matcher.challenges import service as challenges
+from matcher.challenges.models import Application, AwardMilestone, Challenge
+from matcher.config import get_settings
 from matcher.db import session_scope
 from matcher.events import service as events
 from matcher.models import (
@@ -100,8 +103,44 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
         )  # type: ignore[arg-type]
         event.status = "scheduled"
         session.add(event)
+        # a challenge still in moderation, and A's university's application (with an attachment,
+        # an expert assignment and a milestone) to another of A's challenges
+        deadline = dt.date.today() + dt.timedelta(days=20)
+        steel_viewer = Viewer(steel.id, steel.organization_id, "enterprise")
+        pending = challenges.save_challenge(
+            session, steel_viewer,
+            challenges.ChallengeIn(title="内部榜单", problem=f"未公开的难题 {SECRET}，" * 3, application_deadline=deadline),
+        )  # fmt: skip
+        open_one = challenges.save_challenge(
+            session, staff,
+            challenges.ChallengeIn(title="公开榜单", problem="高炉煤气余热回收改造需要新的换热方案，" * 2, application_deadline=deadline),
+            publisher_id=steel.organization_id,
+        )  # fmt: skip
+        application = challenges.save_application(
+            session, Viewer(univ.id, univ.organization_id, "university"), open_one,
+            challenges.ApplicationIn(team="课题组", leader="王", approach=f"方案 {SECRET} " * 10, budget=10, milestones=[{"title": "m"}]),
+            submit=True,
+        )  # fmt: skip
+        attachment = challenges.add_attachment(
+            session, Viewer(univ.id, univ.organization_id, "university"), application, "a.pdf",
+            b"%PDF-1.4 " + SECRET.encode(), directory=get_settings().attachments_dir, max_bytes=10_000,
+        )  # fmt: skip
+        expert = accounts.create_user(
+            session=session, email="expert@example.cn", name="专家", password="pass-123456",
+            role="university", organization_id=None, expertise="冶金",
+        )  # fmt: skip
+        assignment = challenges.assign_expert(session, staff, application, expert.id)  # type: ignore[arg-type]
+        milestone = AwardMilestone(
+            challenge_id=open_one.id, application_id=application.id, title="m", status="submitted"
+        )  # type: ignore[arg-type]
+        session.add(milestone)
         session.flush()
         return {
+            "challenge_id": pending.id,  # type: ignore[dict-item]
+            "application_id": application.id,  # type: ignore[dict-item]
+            "attachment_id": attachment.id,  # type: ignore[dict-item]
+            "assignment_id": assignment.id,  # type: ignore[dict-item]
+            "milestone_id": milestone.id,  # type: ignore[dict-item]
             "event_id": event.id,  # type: ignore[dict-item]
             "participant_id": sides[0].id,  # type: ignore[dict-item]
             "meeting_id": meeting.id,  # type: ignore[dict-item]
@@ -136,6 +175,22 @@ FORM_BODIES: dict[str, dict[str, str]] = {
     "/events/{event_id}/meetings/{meeting_id}/outcome": {"status": "held", "rating": "promising"},
     "/events/{event_id}/requests": {"to_id": "1", "strength": "must"},
     "/events/{event_id}/invite": {"organization_id": "1", "group": "demand"},
+    "/challenges/{challenge_id}/moderate": {"decision": "approve"},
+    "/challenges/{challenge_id}/invite": {"organization_id": "1"},
+    "/challenges/{challenge_id}/award": {"application_id": "1", "amount": "1"},
+    "/applications/{application_id}/experts": {"expert_id": "1"},
+    "/milestones/{milestone_id}": {"action": "accept"},
+    "/reviews/{assignment_id}": {
+        "technical": "1",
+        "feasibility": "1",
+        "team": "1",
+        "budget": "1",
+        "comment": "x" * 20,
+    },
+}
+JSON_BODIES_EXTRA: dict[str, Any] = {
+    "/api/v1/challenges/{challenge_id}/invitations": {"organization_id": 1},
+    "/api/v1/applications/{application_id}/experts": {"expert_id": 1},
 }
 JSON_BODIES: dict[str, Any] = {
     "/api/v1/interests/{interest_id}/decision": {"accept": True},
@@ -185,7 +240,7 @@ def test_every_route_refuses_another_organizations_private_objects(
     for method, path in _routes(web_app):
         if path in ("/logout", "/login", "/register"):
             continue  # signing B out would make every later answer a redirect to the login page
-        params = re.findall(r"{(\w+)}", path)
+        params = re.findall(r"{(\w+)(?::\w+)?}", path)
         url = path
         for name in params:
             value = (
@@ -197,13 +252,14 @@ def test_every_route_refuses_another_organizations_private_objects(
             )
             if name == "kind" and path.endswith(".xlsx"):
                 value = "technologies"
-            url = url.replace("{" + name + "}", value)
+            url = re.sub(r"{" + name + r"(?::\w+)?}", value, url)
         if path.startswith("/api/"):
             headers = {"Authorization": f"Bearer {api_token}"}
             if method == "GET":
                 response = api.get(url, headers=headers)
             else:
-                response = api.request(method, url, headers=headers, json=JSON_BODIES.get(path, {}))
+                body = JSON_BODIES.get(path, JSON_BODIES_EXTRA.get(path, {}))
+                response = api.request(method, url, headers=headers, json=body)
         else:
             if method == "GET":
                 response = b.get(url, follow_redirects=False)
@@ -224,6 +280,9 @@ def test_every_route_refuses_another_organizations_private_objects(
     with session_scope(engine, write=False) as session:
         assert session.get(Need, private_objects["need_id"]).status == "published"  # type: ignore[union-attr]
         assert session.get(Interest, private_objects["interest_id"]).status == "accepted"  # type: ignore[union-attr]
+        assert session.get(Challenge, private_objects["challenge_id"]).status == "pending"  # type: ignore[union-attr]
+        assert session.get(Application, private_objects["application_id"]).status == "under_review"  # type: ignore[union-attr]
+        assert session.get(AwardMilestone, private_objects["milestone_id"]).status == "submitted"  # type: ignore[union-attr]
 
 
 def _public(path: str) -> bool:

@@ -588,7 +588,7 @@ def _participant_for(
     return participant
 
 
-@router.get("/{event_id}/agenda/{participant_id}", response_class=HTMLResponse)
+@router.get("/{event_id}/agenda/{participant_id:int}", response_class=HTMLResponse)
 def agenda_page(
     request: Request, event_id: int, participant_id: int, user: CurrentUser
 ) -> HTMLResponse:

@@ -1,0 +1,204 @@
+"""The 揭榜挂帅 part of the JSON API: listing and reading challenges, finding teams, inviting,
+assigning experts (conflicts of interest refused with 409 and their reasons), rankings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from matcher.challenges import service
+from matcher.challenges.indicators import describe
+from matcher.db import session_scope
+from matcher.errors import Conflict
+from web.routes.api import MatcherDep, OptionalViewer, RequiredViewer
+
+router = APIRouter(prefix="/api/v1", tags=["challenges"])
+
+
+class IndicatorOut(BaseModel):
+    name: str
+    comparison: Literal[">=", "<=", "=", "range"]
+    value: float
+    value_max: float | None
+    unit: str
+    text: str = Field(description="如「≥ 2000 次」")
+
+
+class ChallengeOut(BaseModel):
+    id: int
+    title: str
+    problem: str
+    field: str
+    publisher_id: int
+    bounty: float = Field(description="拟付揭榜方经费（万元）")
+    rnd_budget: float | None
+    min_trl: int | None
+    application_deadline: dt.date
+    review_on: dt.date | None
+    start_on: dt.date | None
+    acceptance_on: dt.date | None
+    eligible_provinces: list[str]
+    eligible_kinds: list[str]
+    status: str
+    indicators: list[IndicatorOut] = []
+
+
+class IndicatorCheckOut(BaseModel):
+    indicator: str
+    status: Literal["meets", "short", "unknown"]
+    detail: str
+
+
+class CandidateOut(BaseModel):
+    organization_id: int
+    name: str
+    score: float
+    reason: str
+    technology_ids: list[int]
+    trl_fit: str
+    eligible: bool
+    invited: bool
+    applied: bool
+    indicators: list[IndicatorCheckOut]
+
+
+class InviteIn(BaseModel):
+    organization_id: int
+    reason: str = Field(default="", max_length=1000)
+
+
+class AssignIn(BaseModel):
+    expert_id: int
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    application_id: int
+    expert_id: int
+
+
+class RankingOut(BaseModel):
+    application_id: int
+    organization_id: int
+    status: str
+    reviews: int
+    assigned: int
+    mean: float | None
+    spread: float | None
+    criteria: dict[str, float]
+
+
+def _out(session: object, challenge: service.Challenge) -> ChallengeOut:
+    rows = service.indicators_of(session, challenge.id or 0)  # type: ignore[arg-type]
+    data = challenge.model_dump()
+    data["indicators"] = [
+        IndicatorOut(
+            name=r.name, comparison=r.comparison, value=r.value, value_max=r.value_max,  # type: ignore[arg-type]
+            unit=r.unit, text=describe(r.comparison, r.value, r.value_max, r.unit),
+        )
+        for r in rows
+    ]  # fmt: skip
+    return ChallengeOut.model_validate(data)
+
+
+@router.get("/challenges", response_model=list[ChallengeOut], summary="榜单列表（筛选与搜索）")
+def list_challenges(
+    request: Request,
+    viewer: OptionalViewer,
+    q: str = Query(default="", max_length=100),
+    status: Literal["open", "closed", "awarded", "all"] = "open",
+    field: str = Query(default="", max_length=40),
+) -> list[ChallengeOut]:
+    with session_scope(request.app.state.engine, write=False) as session:
+        rows = service.list_challenges(
+            session, viewer, status="" if status == "all" else status, field_name=field, q=q
+        )
+        return [_out(session, c) for c in rows]
+
+
+@router.get("/challenges/{challenge_id}", response_model=ChallengeOut, summary="榜单详情")
+def get_challenge(request: Request, challenge_id: int, viewer: OptionalViewer) -> ChallengeOut:
+    with session_scope(request.app.state.engine, write=False) as session:
+        return _out(session, service.get_challenge(session, viewer, challenge_id))
+
+
+@router.get(
+    "/challenges/{challenge_id}/teams",
+    response_model=list[CandidateOut],
+    summary="最可能解决问题的团队（发榜方与组织方）",
+)
+def find_teams(
+    request: Request, challenge_id: int, viewer: RequiredViewer, matcher: MatcherDep
+) -> list[CandidateOut]:
+    with session_scope(request.app.state.engine, write=False) as session:
+        challenge = service.managed_challenge(session, viewer, challenge_id)
+        return [
+            CandidateOut(
+                organization_id=c.organization.id or 0, name=c.organization.name,
+                score=c.score, reason=c.reason, technology_ids=[h.id for h in c.technologies],
+                trl_fit=c.trl_fit, eligible=c.eligible, invited=c.invited, applied=c.applied,
+                indicators=[
+                    IndicatorCheckOut(
+                        indicator=k.indicator.name, status=k.verdict.status,  # type: ignore[arg-type]
+                        detail=k.verdict.detail,
+                    )
+                    for k in c.checks
+                ],
+            )
+            for c in service.find_teams(session, viewer, matcher, challenge)
+        ]  # fmt: skip
+
+
+@router.post("/challenges/{challenge_id}/invitations", status_code=201, summary="邀请一家单位揭榜")
+def invite(
+    request: Request, challenge_id: int, body: InviteIn, viewer: RequiredViewer
+) -> dict[str, int]:
+    with session_scope(request.app.state.engine) as session:
+        challenge = service.managed_challenge(session, viewer, challenge_id)
+        row = service.invite(session, viewer, challenge, body.organization_id, body.reason)
+        session.flush()
+        return {"id": row.id or 0, "organization_id": row.organization_id}
+
+
+@router.post(
+    "/applications/{application_id}/experts",
+    response_model=AssignmentOut,
+    status_code=201,
+    summary="分配评审专家（利益冲突时拒绝，409）",
+)
+def assign_expert(
+    request: Request, application_id: int, body: AssignIn, viewer: RequiredViewer
+) -> AssignmentOut:
+    try:
+        with session_scope(request.app.state.engine) as session:
+            application, _ = service.application_for(session, viewer, application_id)
+            row = service.assign_expert(session, viewer, application, body.expert_id)
+            session.flush()
+            return AssignmentOut(
+                id=row.id or 0, application_id=row.application_id, expert_id=row.expert_id
+            )
+    except Conflict as exc:
+        with session_scope(request.app.state.engine) as session:
+            service.record_refusal(session, viewer, application_id, body.expert_id, exc.message)
+        raise
+
+
+@router.get(
+    "/challenges/{challenge_id}/rankings",
+    response_model=list[RankingOut],
+    summary="申请的专家评分汇总（发榜方与组织方）",
+)
+def rankings(request: Request, challenge_id: int, viewer: RequiredViewer) -> list[RankingOut]:
+    with session_scope(request.app.state.engine, write=False) as session:
+        challenge = service.managed_challenge(session, viewer, challenge_id)
+        return [
+            RankingOut(
+                application_id=r.application.id or 0, organization_id=r.organization.id or 0,
+                status=r.application.status, reviews=r.reviews, assigned=r.assigned,
+                mean=r.mean, spread=r.spread, criteria=r.criteria,
+            )
+            for r in service.rankings(session, viewer, challenge)
+        ]  # fmt: skip
