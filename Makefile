@@ -56,9 +56,17 @@ bench: setup
 	$(BIN)/duijie eval retrieval
 	$(BIN)/duijie bench search --n 100000
 
-# The long checks: full e5 parity on all 2,000 abstracts, then everything else.
+# The long checks, with their figures: full e5 parity on all 2,000 abstracts; 100 kill -9 runs
+# during imports, index saves and event scheduling; schemathesis and the import/export property
+# tests at 100 cases each; the restore drill; the mixed-workload load ramp on a copy of the demo.
 soak: setup
 	DUIJIE_FULL_PARITY=1 $(BIN)/python -m pytest -q tests/matcher/test_e5_parity.py
+	DUIJIE_CRASH_RUNS=100 $(BIN)/python -m pytest -q -s -p no:warnings tests/matcher/test_indexing.py -k kill
+	DUIJIE_FUZZ_EXAMPLES=100 $(BIN)/python -m pytest -q -s -p no:warnings tests/web/test_fuzz_api.py tests/matcher/test_catalog_fuzz.py
+	$(BIN)/python -m pytest -q -s -p no:warnings tests/matcher/test_backup.py
+	$(BIN)/duijie init
+	$(BIN)/duijie demo-data
+	$(BIN)/duijie bench web --ramp 4,8,16,32,64 --think 0 --seconds 15
 
 clean-venv:
 	rm -rf $(VENV)

@@ -233,6 +233,52 @@ def _write_atomic(target: Path, data: bytes) -> None:
 
 @app.command()
 @friendly_errors
+def backup(
+    path: Annotated[Path, typer.Argument(help="备份目录（须不存在）")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """在线备份：数据库（SQLite 在线备份 API / pg_dump）、检索索引、附件与带校验和的清单。"""
+    from matcher import backup as backups
+    from matcher.config import get_settings
+
+    engine = _ready_engine()
+    with console.status("正在备份…"):
+        manifest = backups.backup(get_settings(), engine, path)
+    if as_json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"已备份到 {path}：{len(manifest['files'])} 个文件，{sum(manifest['rows'].values())} 行数据，"
+        f"迁移版本 {manifest['migration']}"
+    )
+
+
+@app.command()
+@friendly_errors
+def restore(
+    path: Annotated[Path, typer.Argument(help="duijie backup 生成的备份目录")],
+    force: Annotated[bool, typer.Option("--force", help="覆盖已有数据的数据目录")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """从备份恢复到当前数据目录（默认要求是新的空数据目录），并校验完整性与行数。"""
+    from matcher import backup as backups
+    from matcher.config import get_settings
+
+    if not path.exists():
+        raise DomainError(f"备份目录不存在：{path}")
+    with console.status("正在恢复…"):
+        result = backups.restore(get_settings(), path, force=force)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"已从 {path} 恢复：{result['tables']} 张表 {result['rows']} 行，完整性 {result['integrity']}，"
+        f"迁移版本 {result['migration_now']}"
+    )
+
+
+@app.command()
+@friendly_errors
 def template(
     kind: KindOption,
     output: Annotated[
@@ -686,13 +732,44 @@ def bench_web(
     think: Annotated[
         float, typer.Option(help="每个客户端两次操作之间的平均思考时间（秒）；0 为不停顿")
     ] = 1.0,
+    ramp: Annotated[
+        str | None,
+        typer.Option(
+            help="混合负载逐级加压，如 4,8,16,32,64：检索、详情+推荐、发布需求、表达意向；"
+            "直到出错或 p99 > 1 秒（在数据目录的副本上运行）"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """在本机回环上对演示数据压测：检索片段与带推荐的详情页的 p50/p95/p99 与错误数。"""
     from matcher.config import get_settings
-    from web.bench import run
+    from web.bench import run, run_ramp
 
     _ready_engine()
+    if ramp:
+        try:
+            levels = [int(x) for x in ramp.replace("，", ",").split(",") if x.strip()]
+        except ValueError:
+            raise DomainError("--ramp 应为逗号分隔的并发数，如 4,8,16,32") from None
+        with console.status("混合负载逐级加压…"):
+            report = run_ramp(
+                get_settings(), levels=levels, seconds=seconds, workers=workers, think_s=think
+            )
+        if as_json:
+            print(json.dumps(report, ensure_ascii=False, indent=2))
+            return
+        table = Table(title=f"混合负载（{report['workload']}）")
+        for name in ("并发", "请求/秒", "p50", "p95", "p99", "错误率", "5xx", "达标"):
+            table.add_column(name, justify="right")
+        for lv in report["levels"]:
+            lat = lv["latency_ms"]
+            table.add_row(
+                str(lv["clients"]), str(lv["requests_per_s"]), str(lat["p50"]), str(lat["p95"]),
+                str(lat["p99"]), f"{lv['error_rate']:.2%}", str(lv["5xx"]), "是" if lv["held"] else "否",
+            )  # fmt: skip
+        console.print(table)
+        console.print(f"达标的最高负载：{report['held']}（{report['criteria']}）")
+        return
     with console.status(f"{clients} 个客户端压测 {seconds:g} 秒…"):
         result = run(
             get_settings(), clients=clients, seconds=seconds, workers=workers, think_s=think

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 from matcher.config import Settings, get_settings
 from matcher.db import get_engine
@@ -83,6 +84,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from web.routes import (
+        account,
         admin,
         api,
         api_challenges,
@@ -109,6 +111,7 @@ def create_app(
         challenges,
         interests,
         notifications,
+        account,
         admin,
     ):
         app.include_router(
@@ -120,6 +123,12 @@ def create_app(
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         return error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # an id or a number beyond what the database stores (SQLite and PostgreSQL: 64-bit)
+        return error_response(request, 422, "参数超出允许的范围")
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -9,6 +9,7 @@ are drawn from a pool of enterprise needs and result titles. Errors are counted,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -16,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +80,46 @@ async def _client(
     tech_ids: list[int],
     log: dict[str, Any],
     think_s: float,
+    tokens: list[str] | None = None,
 ) -> None:
+    """One person. With `tokens` (the mixed workload) a fifth of the actions write: posting a
+    need, or expressing interest in a result, through the API as a signed-in enterprise."""
     pick = zipf_sampler(len(queries), rng)
     if think_s > 0:  # people do not all click at the same instant
         await asyncio.sleep(rng.uniform(0, 2 * think_s))
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
         while time.perf_counter() < until:
             started = time.perf_counter()
+            roll = rng.random()
             try:
-                if rng.random() < 0.5:
+                if tokens and roll >= 0.8:
+                    headers = {"Authorization": f"Bearer {rng.choice(tokens)}"}
+                    if roll < 0.9:
+                        kind = "create_need"
+                        response = await client.post(
+                            "/api/v1/my/needs",
+                            headers=headers,
+                            json={
+                                "title": f"压测需求 {rng.randrange(10**6)}",
+                                "description": queries[pick()][:500] or "需要技术支持",
+                                "kind": "tech",
+                            },
+                        )
+                        ok = response.status_code == 201
+                    else:
+                        kind = "interest"
+                        response = await client.post(
+                            "/api/v1/interests",
+                            headers=headers,
+                            json={
+                                "technology_id": rng.choice(tech_ids),
+                                "message": "希望进一步了解",
+                            },
+                        )
+                        ok = response.status_code in (201, 409)  # 409: already expressed
+                    if response.status_code >= 500:
+                        log["5xx"] += 1
+                elif roll < 0.5:
                     q = queries[pick()]
                     log["distinct"].add(q)
                     response = await client.get(
@@ -93,6 +127,7 @@ async def _client(
                     )
                     kind = "search"
                     ok = response.status_code == 200
+                    log["5xx"] += response.status_code >= 500
                 else:
                     tech = rng.choice(tech_ids)
                     page = await client.get(f"/technologies/{tech}")
@@ -101,6 +136,7 @@ async def _client(
                     )
                     kind = "detail"
                     ok = page.status_code == 200 and similar.status_code == 200
+                    log["5xx"] += max(page.status_code, similar.status_code) >= 500
             except httpx.HTTPError:
                 kind, ok = "error", False
             elapsed = (time.perf_counter() - started) * 1000
@@ -109,6 +145,7 @@ async def _client(
                 log["errors"] += 1
             else:
                 log[kind].append(elapsed)
+                log["all"].append(elapsed)
             if think_s > 0:  # a person reads the page before the next action
                 await asyncio.sleep(rng.expovariate(1.0 / think_s))
 
@@ -120,22 +157,53 @@ async def _drive(
     queries: list[str],
     tech_ids: list[int],
     think_s: float = 0.0,
+    tokens: list[str] | None = None,
 ) -> dict[str, Any]:
     log: dict[str, Any] = {
-        "requests": 0,
-        "errors": 0,
-        "search": [],
-        "detail": [],
-        "distinct": set(),
-    }
+        "requests": 0, "errors": 0, "5xx": 0, "search": [], "detail": [], "create_need": [],
+        "interest": [], "all": [], "distinct": set(),
+    }  # fmt: skip
     until = time.perf_counter() + seconds
     await asyncio.gather(
         *(
-            _client(base, until, random.Random(i), queries, tech_ids, log, think_s)
+            _client(base, until, random.Random(i), queries, tech_ids, log, think_s, tokens)
             for i in range(clients)
         )
     )
     return log
+
+
+@contextlib.contextmanager
+def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`duijie serve` on a free loopback port for the data directory `home`; yields its URL."""
+    port = _free_port()
+    env = {**os.environ, "DUIJIE_HOME": str(home), **(extra_env or {})}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(
+                    "server exited: "
+                    + (server.stderr.read().decode()[-2000:] if server.stderr else "")
+                )
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def run(
@@ -163,50 +231,12 @@ def run(
         from matcher.errors import DomainError
 
         raise DomainError("数据库中没有已发布的成果：请先运行 duijie demo-data")
-    port = _free_port()
-    env = {**os.environ, "DUIJIE_HOME": str(settings.home)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scripts.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parents[1],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(
-                    "server exited: "
-                    + (server.stderr.read().decode()[-2000:] if server.stderr else "")
-                )
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(1)
-        pool = query_pool(queries)
+    pool = query_pool(queries)
+    with serve(settings.home, workers) as base:
         # A short warm-up, not measured: every worker's first requests compile templates and
         # statements and open connections, which a running site has long done.
         asyncio.run(_drive(base, clients, 5.0, pool[-200:], tech_ids, think_s))
         log = asyncio.run(_drive(base, clients, seconds, pool, tech_ids, think_s))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
     return {
         "clients": clients,
         "seconds": seconds,
@@ -224,3 +254,97 @@ def run(
             "a repeated query reuses its ranking from the result cache (rows are always re-read)"
         ),
     }
+
+
+def _level(log: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
+    total = max(log["requests"], 1)
+    return {
+        "clients": clients,
+        "requests": log["requests"],
+        "requests_per_s": round(log["requests"] / seconds, 1),
+        "errors": log["errors"],
+        "error_rate": round(log["errors"] / total, 5),
+        "5xx": log["5xx"],
+        "latency_ms": percentiles(log["all"]),
+        "by_action": {
+            k: percentiles(log[k])["p95"] for k in ("search", "detail", "create_need", "interest")
+        },
+    }
+
+
+def run_ramp(
+    settings: Settings,
+    *,
+    levels: list[int],
+    seconds: float = 15.0,
+    workers: int = 2,
+    think_s: float = 0.0,
+    max_p99_ms: float = 1000.0,
+    max_error_rate: float = 0.001,
+) -> dict[str, Any]:
+    """The mixed workload (search 50%, detail with recommendations 30%, post a need 10%, express
+    interest 10%) at rising concurrency until errors, a 5xx or p99 > 1 s. It runs on a copy of
+    the data directory (made with `duijie backup` / `restore`), so the writes never reach it."""
+    from matcher import accounts
+    from matcher import backup as backups
+    from matcher.db import get_engine, make_engine, session_scope
+    from matcher.errors import DomainError
+    from matcher.models import Technology, User
+
+    if not settings.resolved_database_url.startswith("sqlite"):
+        raise DomainError("混合负载会写入数据：请在 SQLite 数据目录上运行（它先复制一份再压测）")
+    with tempfile.TemporaryDirectory(prefix="duijie-bench-web-") as tmp:
+        root = Path(tmp)
+        backups.backup(settings, get_engine(settings), root / "backup")
+        home = root / "home"
+        copy = settings.model_copy(update={"home": home, "database_url": None})
+        home.mkdir()
+        (home / "models").symlink_to(settings.models_dir.resolve(), target_is_directory=True)
+        settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        (home / "cache").symlink_to(settings.cache_dir.resolve(), target_is_directory=True)
+        backups.restore(copy, root / "backup")
+        engine = make_engine(copy.resolved_database_url)
+        with session_scope(engine) as session:
+            tech_ids = [
+                i
+                for i in session.exec(
+                    select(Technology.id).where(Technology.status == "published")
+                ).all()
+                if i
+            ]
+            users = session.exec(
+                select(User).where(User.role == "enterprise", User.organization_id != None)  # noqa: E711
+            ).all()[:40]
+            tokens = [accounts.new_api_token(session=session, user=u, name="bench") for u in users]
+        engine.dispose()
+        if not tech_ids or not tokens:
+            raise DomainError("数据目录中没有成果或企业账号：请先运行 duijie demo-data")
+        pool = query_pool(5000)
+        results: list[dict[str, Any]] = []
+        held: dict[str, Any] | None = None
+        with serve(home, workers, {"DUIJIE_DATABASE_URL": ""}) as base:
+            asyncio.run(_drive(base, 4, 5.0, pool[-200:], tech_ids, think_s, tokens))
+            for clients in levels:
+                log = asyncio.run(_drive(base, clients, seconds, pool, tech_ids, think_s, tokens))
+                level = _level(log, clients, seconds)
+                level["held"] = (
+                    level["error_rate"] < max_error_rate
+                    and level["5xx"] == 0
+                    and level["latency_ms"]["p99"] <= max_p99_ms
+                )
+                results.append(level)
+                if not level["held"]:
+                    break
+                held = level
+    return {
+        "workload": "search 50% · detail+recommendations 30% · create need 10% · express interest 10%",
+        "seconds_per_level": seconds,
+        "workers": workers,
+        "think_s": think_s,
+        "criteria": f"errors < {max_error_rate:.1%}, no 5xx, p99 ≤ {max_p99_ms:g} ms",
+        "levels": results,
+        "held": {
+            "clients": held["clients"], "requests_per_s": held["requests_per_s"],
+            "p99_ms": held["latency_ms"]["p99"],
+        } if held else None,
+    }  # fmt: skip

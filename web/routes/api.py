@@ -17,7 +17,27 @@ from matcher.matching import Filters, Hit, Matcher
 from matcher.models import Need, NeedCreate, Technology, TechnologyCreate, utcnow
 from web.deps import get_matcher, viewer_for
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+
+class ErrorOut(BaseModel):
+    """Every refusal: a message in Chinese (for validation, each field and what is wrong)."""
+
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "请求有误"),
+        (401, "需要 API 令牌，或令牌无效"),
+        (403, "无权操作"),
+        (404, "对象不存在或无权查看"),
+        (409, "与当前状态冲突（如利益冲突、已截止）"),
+        (413, "请求体过大"),
+        (422, "参数校验未通过"),
+        (429, "请求过于频繁"),
+    )
+}
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERROR_RESPONSES)
 
 
 def _token_viewer(request: Request, authorization: str | None) -> Viewer | None:

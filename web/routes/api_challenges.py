@@ -13,9 +13,9 @@ from matcher.challenges import service
 from matcher.challenges.indicators import describe
 from matcher.db import session_scope
 from matcher.errors import Conflict
-from web.routes.api import MatcherDep, OptionalViewer, RequiredViewer
+from web.routes.api import ERROR_RESPONSES, MatcherDep, OptionalViewer, RequiredViewer
 
-router = APIRouter(prefix="/api/v1", tags=["challenges"])
+router = APIRouter(prefix="/api/v1", tags=["challenges"], responses=ERROR_RESPONSES)
 
 
 class IndicatorOut(BaseModel):
