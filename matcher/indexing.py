@@ -25,6 +25,7 @@ from index.collection import Collection, IndexCorrupt, IndexStale, read_manifest
 from matcher.config import Settings, get_settings
 from matcher.db import session_scope
 from matcher.embedding.encoder import Encoder, get_encoder
+from matcher.errors import StorageError
 from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology
 from matcher.text import Lexer, get_lexer, investor_text, need_text, technology_text
 
@@ -181,7 +182,7 @@ class IndexManager:
         collection.last_outbox_id = position
         if collection.vectors.kind == "hnsw":
             collection.extra["ann_recall@10"] = round(collection.vectors.recall_at(10), 4)
-        collection.save(self.path(name))
+        self._write(collection, name)
         with self.lock:
             self.collections[name] = collection
             self.version += 1
@@ -278,7 +279,15 @@ class IndexManager:
             if self._unsaved and (
                 force_save or time.monotonic() - self._last_save >= self.save_interval_s
             ):
-                self.save()
+                try:
+                    self.save()
+                except StorageError as exc:
+                    # The changes are committed and applied in memory; searches stay right. The
+                    # save is retried at the next interval (and the outbox replays on restart).
+                    if force_save:
+                        raise
+                    logging.getLogger(__name__).error("%s", exc.message)
+                    self._last_save = time.monotonic()
             return applied
 
     def _encode(self, documents: list[Document]) -> Any:
@@ -302,9 +311,28 @@ class IndexManager:
     def save(self) -> None:
         with self.lock:
             for name in sorted(self._unsaved):
-                self.collections[name].save(self.path(name))
+                self._write(self.collections[name], name)
             self._unsaved.clear()
             self._last_save = time.monotonic()
+
+    def _write(self, collection: Any, name: str) -> None:
+        """Save one collection; a full disk or a read-only directory is a clear error and the
+        previous index stays in place (the save is atomic, the outbox replays what is missing)."""
+        try:
+            collection.save(self.path(name))
+        except OSError as exc:
+            import errno
+
+            reason = {
+                errno.ENOSPC: "磁盘已满",
+                errno.EDQUOT: "磁盘配额已满",
+                errno.EROFS: "数据目录是只读的",
+                errno.EACCES: "没有写权限",
+                errno.EPERM: "没有写权限",
+            }.get(exc.errno or 0, exc.strerror or str(exc))
+            raise StorageError(
+                f"检索索引未能保存（{reason}）：{self.path(name)}；原有索引保持不变，空间或权限恢复后会自动补上"
+            ) from exc
 
     def close(self) -> None:
         """Persist what was applied since the last save (the outbox would replay it anyway)."""

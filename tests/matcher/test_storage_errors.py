@@ -78,3 +78,34 @@ def test_a_read_only_database_is_a_clear_error(db_path: Path) -> None:
     assert _count(engine) == before
     engine.dispose()
     assert integrity_check(make_engine(f"sqlite:///{db_path}")) == "ok"
+
+
+def test_an_index_that_cannot_be_saved_is_a_clear_error_and_the_old_one_stays(
+    db_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from index.collection import Collection
+    from matcher.config import get_settings, reset_settings
+    from matcher.indexing import IndexManager
+
+    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
+    reset_settings()
+    engine = make_engine(f"sqlite:///{db_path}")
+    manager = IndexManager(engine, get_settings()).open()
+    before = manager.verify()
+    import_catalog(engine=engine, kind="technologies", data=_catalog(3, 500), filename="n.csv")
+
+    def full(self, path):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Collection, "save", full)
+    with pytest.raises(StorageError, match="磁盘已满"):
+        manager.catch_up(force_save=True)
+    manager.catch_up()  # a periodic save that fails is logged, not raised at the user
+    monkeypatch.undo()
+    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
+    reset_settings()
+    again = IndexManager(engine, get_settings()).open()  # the old files load; the outbox replays
+    assert all(r["ok"] for r in again.verify().values()) and before
+    engine.dispose()
