@@ -114,6 +114,7 @@ def test_a_corrupt_file_triggers_a_rebuild_not_an_empty_index(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(max(1800, 60 * int(os.environ.get("DUIJIE_CRASH_RUNS", "20"))))
 def test_kill_minus_nine_during_imports_and_saves_never_breaks_the_index(
     duijie_home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

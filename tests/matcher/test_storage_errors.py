@@ -99,13 +99,14 @@ def test_an_index_that_cannot_be_saved_is_a_clear_error_and_the_old_one_stays(
     def full(self, path):  # type: ignore[no-untyped-def]
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Collection, "save", full)
-    with pytest.raises(StorageError, match="磁盘已满"):
-        manager.catch_up(force_save=True)
-    manager.catch_up()  # a periodic save that fails is logged, not raised at the user
-    monkeypatch.undo()
-    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
-    reset_settings()
+    with (
+        monkeypatch.context() as patched
+    ):  # only the save fails; the data directory stays this test's
+        patched.setattr(Collection, "save", full)
+        with pytest.raises(StorageError, match="磁盘已满"):
+            manager.catch_up(force_save=True)
+        manager.catch_up()  # a periodic save that fails is logged, not raised at the user
+    assert get_settings().home == db_path.parent
     again = IndexManager(engine, get_settings()).open()  # the old files load; the outbox replays
     assert all(r["ok"] for r in again.verify().values()) and before
     engine.dispose()
