@@ -26,7 +26,7 @@ import numpy as np
 from index.lexical import LexicalIndex
 from index.vectors import VectorStore
 
-FORMAT = 1
+FORMAT = 2  # 2: IVF replaces HNSW beyond the exact-search threshold
 
 
 class IndexStale(Exception):
@@ -136,6 +136,14 @@ class Collection:
             "count": len(self.vectors),
             "lexical_count": len(self.lexical),
             "index_type": self.vectors.kind,
+            "ivf": None
+            if self.vectors.kind == "flat"
+            else {
+                "nlist": self.vectors.nlist,
+                "nprobe": self.vectors.nprobe,
+                "trained_for": self.vectors.trained_for,
+                "tuned_recall@10": self.vectors.tuned_recall,
+            },
             "last_outbox_id": self.last_outbox_id,
             "libraries": library_versions(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -201,7 +209,7 @@ class Collection:
         if len(vectors) != manifest.get("count") or len(lexical) != manifest.get("lexical_count"):
             raise IndexCorrupt(f"{path}: counts disagree with the manifest")
         known = {"format", "collection", "model", "model_fingerprint", "tokenizer_fingerprint", "dim", "count",
-                 "lexical_count", "index_type", "last_outbox_id", "libraries", "saved_at", "checksums"}  # fmt: skip
+                 "lexical_count", "index_type", "ivf", "last_outbox_id", "libraries", "saved_at", "checksums"}  # fmt: skip
         return cls(
             name=manifest["collection"],
             model_fingerprint=model_fingerprint,

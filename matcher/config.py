@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     index_exact_max: int = Field(
         default=20_000,
         ge=1,
-        description="向量数不超过此值时用精确检索（Flat），超过则用 HNSW",
+        description="向量数不超过此值时用精确检索（Flat），超过则用 IVF 倒排（nprobe 按实测召回率自动调节）",
     )
     max_upload_mb: int = Field(default=10, ge=1, le=512, description="上传文件大小上限（MB）")
     import_max_rows: int = Field(default=50_000, ge=1, description="单个导入文件的最大行数")

@@ -162,7 +162,7 @@ class IndexManager:
             return self.rebuild(name, progress)
 
     def _kind_for(self, count: int) -> str:
-        return "hnsw" if count > self.settings.index_exact_max else "flat"
+        return "ivf" if count > self.settings.index_exact_max else "flat"
 
     def rebuild(self, name: str, progress: Progress | None = None) -> Collection:
         """Build a collection from the database and save it."""
@@ -180,7 +180,7 @@ class IndexManager:
         )
         self._apply(collection, documents, [], progress=progress, label=name)
         collection.last_outbox_id = position
-        if collection.vectors.kind == "hnsw":
+        if collection.vectors.kind == "ivf":
             collection.extra["ann_recall@10"] = round(collection.vectors.recall_at(10), 4)
         self._write(collection, name)
         with self.lock:
@@ -378,6 +378,7 @@ class IndexManager:
                 "ann_recall@10": manifest.get(
                     "ann_recall@10", 1.0 if manifest.get("index_type") == "flat" else None
                 ),
+                "ivf": manifest.get("ivf"),
                 "libraries": manifest.get("libraries"),
             }
         return out

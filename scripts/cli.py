@@ -590,10 +590,12 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     for title in ("集合", "条数", "类型", "模型", "待应用变更", "ANN recall@10", "保存时间"):
         table.add_column(title)
     for name, info in status.items():
+        ivf = info.get("ivf") or {}
         table.add_row(
             name,
             str(info["count"]),
-            str(info["index_type"]),
+            str(info["index_type"])
+            + (f"（{ivf['nlist']} 个单元，探查 {ivf['nprobe']}）" if ivf else ""),
             f"{info['model']} ({info['model_fingerprint']})",
             str(info["pending_changes"]),
             str(info["ann_recall@10"]),
@@ -718,8 +720,11 @@ def bench_search(
     console.print(
         f"N={result['n']}  索引 {result['index_type']}  建索引 {result['index_docs_per_s']} 条/秒"
         f"（模型编码 {result['encode_docs_per_s']} 条/秒）\n"
-        f"端到端检索 ms：{result['search_ms']}\n向量检索 ms：{result['vector_ms']}\n"
-        f"ANN recall@10：{result['ann_recall@10']}  内存 {result['rss_mb']} MB\n说明：{result['note']}"
+        f"端到端检索 ms：{result['search_ms']}\n向量检索 ms：{result['vector_ms']}"
+        f"（对照：暴力精确检索 {result['exact_vector_ms']}）\n"
+        f"ANN recall@10：存量向量作查询 {result['ann_recall@10']}，真实查询 {result['ann_recall@10_queries']}"
+        f"（nlist {result['nlist']}，nprobe {result['nprobe']}）  内存 {result['rss_mb']} MB\n"
+        f"说明：{result['note']}"
     )
 
 

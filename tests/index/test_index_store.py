@@ -1,4 +1,4 @@
-"""The index primitives: vectors (exact and HNSW), BM25 postings, atomic persistence."""
+"""The index primitives: vectors (exact and IVF), BM25 postings, atomic persistence."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from index.collection import Collection, IndexCorrupt, IndexStale
 from index.lexical import LexicalIndex
-from index.vectors import VectorStore
+from index.vectors import TARGET_RECALL, VectorStore, cells_for
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -18,7 +18,7 @@ def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
 def test_vectors_upsert_replace_remove_and_filter(kind: str) -> None:
     rng = np.random.default_rng(0)
     store = VectorStore(16, kind)
@@ -36,19 +36,71 @@ def test_vectors_upsert_replace_remove_and_filter(kind: str) -> None:
     assert store.search(vecs[9], 5, allowed=set()) == []
 
 
-def test_hnsw_recall_against_exact_is_measured() -> None:
+def _clustered(rng: np.random.Generator, centres: int, copies: int, dim: int) -> np.ndarray:
+    """Near-duplicate clusters (a listing and its reworded copies): the hard case for ANN."""
+    base = _unit(rng, centres, dim)
+    x = np.repeat(base, copies, axis=0)
+    x += rng.standard_normal(x.shape).astype(np.float32) * (0.35 / np.sqrt(dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_tunes_nprobe_to_the_target_recall_against_exact() -> None:
     rng = np.random.default_rng(1)
-    store = VectorStore(32, "hnsw")
-    store.upsert(list(range(3000)), _unit(rng, 3000, 32))
-    assert store.recall_at(10, samples=50) >= 0.9
+    store = VectorStore(32, "ivf")
+    store.upsert(list(range(6000)), _clustered(rng, 60, 100, 32))
+    assert store.nlist == cells_for(6000) and store.trained_for == 6000
+    assert store.tuned_recall is not None and store.tuned_recall >= TARGET_RECALL
+    # measured again on other stored vectors, and on fresh queries near them
+    assert store.recall_at(10, samples=100, seed=3) >= 0.95
+    queries = _clustered(np.random.default_rng(9), 60, 1, 32)
+    assert store.recall_at(10, queries=queries) >= 0.95
+    # one cell searched is not enough here: the tuning really chose more
+    store.nprobe = 1
+    assert store.recall_at(10, samples=100, seed=3) < 0.95
 
 
-def test_hnsw_compacts_after_many_removals() -> None:
+def test_ivf_removes_for_real_and_retrains_when_it_has_grown() -> None:
     rng = np.random.default_rng(2)
-    store = VectorStore(8, "hnsw")
-    store.upsert(list(range(100)), _unit(rng, 100, 8))
-    store.remove(list(range(50)))
-    assert store.dead == 0 and len(store) == 50 and store.next_label == 50
+    store = VectorStore(8, "ivf")
+    vecs = _unit(rng, 2000, 8)
+    store.upsert(list(range(500)), vecs[:500])
+    assert store.trained_for == 500
+    store.remove(list(range(250)))
+    assert len(store) == 250 and store.index.ntotal == 250
+    store.upsert(list(range(500, 1500)), vecs[500:1500])  # 1,250 live: under 4 × 500
+    assert store.trained_for == 500 and store.index.ntotal == 1250
+    store.upsert(list(range(1500, 2000)), vecs[1500:2000])  # 1,750 live: still under
+    store.upsert(list(range(2000, 2300)), _unit(rng, 300, 8))  # 2,050 > 2,000: retrain
+    assert store.trained_for == 2050 and store.nlist == cells_for(2050)
+    assert store.index.ntotal == 2050 and len(store) == 2050
+    assert store.search(vecs[1700], 1)[0][0] == 1700
+
+
+def test_ivf_filtered_search_is_exact_over_the_allowed_items() -> None:
+    rng = np.random.default_rng(4)
+    store = VectorStore(16, "ivf")
+    vecs = _unit(rng, 3000, 16)
+    store.upsert(list(range(3000)), vecs)
+    allowed = set(range(0, 3000, 7))
+    found = [i for i, _ in store.search(vecs[5], 10, allowed)]
+    scores = vecs[sorted(allowed)] @ vecs[5]
+    expected = [sorted(allowed)[i] for i in np.argsort(-scores)[:10]]
+    assert found == expected
+
+
+def test_ivf_saves_and_loads_its_cells_and_nprobe(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    store = VectorStore(16, "ivf")
+    vecs = _unit(rng, 1000, 16)
+    store.upsert(list(range(10, 1010)), vecs)
+    store.remove([10, 11])
+    store.save(tmp_path)
+    loaded = VectorStore.load(tmp_path, 16, "ivf")
+    assert (loaded.nlist, loaded.nprobe, loaded.trained_for, len(loaded)) == (
+        store.nlist, store.nprobe, store.trained_for, 998,
+    )  # fmt: skip
+    assert loaded.search(vecs[500], 3) == store.search(vecs[500], 3)
+    assert 10 not in {i for i, _ in loaded.search(vecs[0], 5)}
 
 
 def test_lexical_scores_mask_removed_documents_before_rebuild() -> None:

@@ -101,6 +101,33 @@ def test_a_restart_catches_up_and_a_model_change_rebuilds(
     assert "technologies" in again.rebuilt and len(again.collections["technologies"]) == 4
 
 
+def test_beyond_the_exact_threshold_the_index_is_ivf_and_comes_back_to_exact(
+    engine: Engine, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matcher.config import get_settings, reset_settings
+
+    monkeypatch.setenv("DUIJIE_INDEX_EXACT_MAX", "2")
+    reset_settings()
+    settings = get_settings()
+    _load(engine, settings)
+    manager = IndexManager(engine, settings).open()
+    vectors = manager.collections["technologies"].vectors
+    assert vectors.kind == "ivf" and vectors.trained_for == 3 and vectors.nprobe >= 1
+    manager.close()
+    status = IndexManager(engine, settings).status()["technologies"]
+    assert status["index_type"] == "ivf" and status["ivf"]["trained_for"] == 3
+    assert status["ann_recall@10"] == 1.0
+    again = IndexManager(engine, settings).open()
+    assert again.rebuilt == {} and again.collections["technologies"].vectors.kind == "ivf"
+    with session_scope(engine) as session:
+        tech = session.exec(select(Technology).where(Technology.code == "T2")).one()
+        tech.status = "withdrawn"
+        session.add(tech)
+    again.catch_up(force_save=True)
+    assert again.collections["technologies"].vectors.kind == "flat"
+    assert all(r["ok"] for r in again.verify().values())
+
+
 def test_a_corrupt_file_triggers_a_rebuild_not_an_empty_index(
     engine: Engine, tiny_settings: Settings
 ) -> None:
