@@ -73,6 +73,25 @@ def _copy_tree(source: Path, target: Path) -> None:
         shutil.copytree(source, target, symlinks=False, dirs_exist_ok=True)
 
 
+def _copy_index(source: Path, target: Path) -> None:
+    """Copy each collection while holding its save lock, so a save by the running server
+    cannot replace the directory halfway through the copy (the copy would fail its checksum
+    and the restored site would rebuild the index); half-written saves and lock files stay."""
+    from index.collection import directory_lock
+
+    if not source.exists():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for child in sorted(source.iterdir()):
+        if child.name.startswith(".") or child.suffix == ".lock":
+            continue
+        if child.is_dir():
+            with directory_lock(child):
+                shutil.copytree(child, target / child.name, symlinks=False)
+        else:
+            shutil.copy2(child, target / child.name)
+
+
 def backup(settings: Settings, engine: Engine, path: Path) -> dict[str, Any]:
     path = path.expanduser().resolve()
     if path.exists():
@@ -98,7 +117,7 @@ def backup(settings: Settings, engine: Engine, path: Path) -> dict[str, Any]:
             )  # fmt: skip
             if result.returncode != 0:
                 raise BackupError(f"pg_dump 失败：{result.stderr.strip()[:500]}")
-        _copy_tree(settings.index_dir, staging / "index")
+        _copy_index(settings.index_dir, staging / "index")
         _copy_tree(settings.attachments_dir, staging / "attachments")
         files = {
             str(p.relative_to(staging)): _sha256(p)

@@ -115,3 +115,37 @@ def test_a_damaged_backup_is_refused(
     reset_settings()
     with pytest.raises(backups.BackupError, match="校验和不符"):
         backups.restore(get_settings(), tmp_path / "b")
+
+
+def test_backup_waits_for_an_index_save_and_leaves_half_written_saves_out(
+    tmp_path: Path, sqlite_engine: object
+) -> None:
+    import threading
+    import time
+
+    from index.collection import directory_lock
+
+    settings = get_settings()
+    index = settings.index_dir
+    (index / "technologies").mkdir(parents=True)
+    (index / "technologies" / "manifest.json").write_text("old")
+    (index / ".tmp-technologies-x").mkdir()  # a save in progress elsewhere
+    (index / ".tmp-technologies-x" / "vectors.faiss").write_text("partial")
+    saving = threading.Event()
+
+    def save() -> None:  # what Collection.save does: hold the lock, replace the directory
+        with directory_lock(index / "technologies"):
+            saving.set()
+            time.sleep(0.5)
+            (index / "technologies" / "manifest.json").write_text("new")
+
+    saver = threading.Thread(target=save)
+    saver.start()
+    saving.wait()
+    started = time.monotonic()
+    backups.backup(settings, get_engine(), tmp_path / "backup")
+    saver.join()
+    assert time.monotonic() - started >= 0.3  # it waited for the save
+    assert (tmp_path / "backup" / "index" / "technologies" / "manifest.json").read_text() == "new"
+    assert not list((tmp_path / "backup" / "index").glob(".tmp-*"))
+    assert not list((tmp_path / "backup" / "index").glob("*.lock"))
