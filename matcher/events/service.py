@@ -763,6 +763,23 @@ def _conflicts(session: Session, event: Event, candidate: Meeting, ignore: set[i
     return None
 
 
+def _over_cap(session: Session, event: Event, people: list[Participant]) -> str | None:
+    """A participant's cap (its own, or the event's) holds for meetings added by hand too;
+    moves and swaps never change how many meetings anyone has."""
+    counts: dict[int, int] = {}
+    for meeting in meetings_of(session, pk(event)):
+        for pid in (meeting.demand_id, meeting.supply_id):
+            counts[pid] = counts.get(pid, 0) + 1
+    for person in people:
+        cap = person.cap or event.meeting_cap
+        if counts.get(pk(person), 0) >= cap:
+            return (
+                f"「{_org_name(session, person)}」已有 {cap} 场洽谈，达到其上限"
+                "（如需更多，请在参会方名单中提高其上限后重新导入）"
+            )
+    return None
+
+
 def _org_name(session: Session, participant: Participant) -> str:
     org = session.get(Organization, participant.organization_id)
     return org.name if org else str(participant.id)
@@ -872,7 +889,9 @@ def add_meeting(
         table_id=table_id,
         reason="组织方安排",
     )
-    problem = _conflicts(session, event, meeting, set())
+    problem = _over_cap(session, event, [people[demand_id], people[supply_id]]) or _conflicts(
+        session, event, meeting, set()
+    )
     if problem:
         raise Conflict(f"不能添加：{problem}")
     session.add(meeting)

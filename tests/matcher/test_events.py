@@ -146,6 +146,16 @@ def test_schedule_edit_publish_outcome(setup) -> None:  # type: ignore[no-untype
             )  # type: ignore[arg-type]
         _ = second
 
+        # a meeting added by hand keeps the participant's cap (moves and swaps cannot break it)
+        has = sum(1 for m in meetings if m.demand_id == pk(demand[0]))
+        demand[0].cap = has
+        session.add(demand[0])
+        with pytest.raises(Conflict, match=f"已有 {has} 场洽谈，达到其上限"):
+            service.add_meeting(
+                session, ORGANIZER, event, pk(demand[0]), pk(supply[2]), 0,
+                service.event_tables(session, event_id)[0].id,
+            )  # type: ignore[arg-type]  # fmt: skip
+
         # whatever was allowed, the schedule is still valid
         problem, _values = service.build_problem(session, matcher, event)
         placed = [
@@ -232,7 +242,8 @@ def test_requests_need_registration_and_a_cap(setup) -> None:  # type: ignore[no
 
 def test_random_edits_never_break_the_schedule(setup) -> None:  # type: ignore[no-untyped-def]
     """Move, swap, add and remove at random; whatever is accepted, nobody is double-booked, no
-    table holds two meetings, nobody sits in a slot they declared unavailable."""
+    table holds two meetings, nobody sits in a slot they declared unavailable, nobody has more
+    meetings than their cap."""
     import random
 
     engine, matcher, event_id = setup
@@ -275,6 +286,5 @@ def test_random_edits_never_break_the_schedule(setup) -> None:  # type: ignore[n
                 scheduling.Placed(m.demand_id, m.supply_id, m.slot, ids.index(m.table_id), 0, False)
                 for m in service.meetings_of(session, event_id)
             ]
-            problem.cap = {}  # the organizer may exceed a cap by hand; conflicts never
             assert scheduling.check(problem, placed) == []
     assert accepted > 20 and refused > 20
