@@ -164,6 +164,7 @@ FORM_BODIES: dict[str, dict[str, str]] = {
     "/admin/moderate/{kind}/{item_id}": {"action": "reject", "note": "x"},
     "/admin/organizations/{org_id}/status": {"status": "suspended"},
     "/admin/users/{user_id}/active": {"active": "0"},
+    "/admin/users/{user_id}/expertise": {"expertise": "冶金工艺"},
     "/admin/users": {
         "email": "x@example.cn",
         "name": "x",

@@ -247,3 +247,43 @@ def test_admin_moderation_rejects_with_reason(make_browser, engine: Engine) -> N
     assert f'href="/technologies/{t3}"' not in inst.get("/?q=高炉煤气余热回收").text
     steel = make_browser("steel")
     assert steel.get("/admin").status_code == 403
+
+
+def test_admin_makes_an_existing_user_a_review_expert(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from matcher.challenges.service import experts
+    from matcher.models import User
+
+    with session_scope(engine, write=False) as session:
+        univ = session.exec(select(User).where(User.email == "univ@example.cn")).one()
+        steel = session.exec(select(User).where(User.email == "steel@example.cn")).one()
+    admin = make_browser("admin")
+    page = admin.get("/admin")
+    assert f'action="/admin/users/{univ.id}/expertise"' in page.text
+    assert f'action="/admin/users/{steel.id}/expertise"' not in page.text
+    saved = admin.post(
+        f"/admin/users/{univ.id}/expertise",
+        {"expertise": "  高炉炼铁   炉况监测 "},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with session_scope(engine, write=False) as session:
+        assert [u.email for u in experts(session)] == ["univ@example.cn"]
+        assert session.get(User, univ.id).expertise == "高炉炼铁 炉况监测"  # type: ignore[union-attr]
+        entry = session.exec(
+            select(AuditLog).where(AuditLog.action == "admin.user_expertise")
+        ).one()
+        assert "高炉" not in str(entry.detail)  # whether, not what
+    assert 'value="高炉炼铁 炉况监测"' in admin.get("/admin").text
+    assert "我的评审" in make_browser("univ").get("/").text
+    # enterprise users cannot review; a blank profile takes the expert off the list
+    refused = admin.post(f"/admin/users/{steel.id}/expertise", {"expertise": "冶金"})
+    assert refused.status_code == 422 and "企业用户不能担任评审专家" in refused.text
+    admin.post(f"/admin/users/{univ.id}/expertise", {"expertise": " "}, follow_redirects=False)
+    with session_scope(engine, write=False) as session:
+        assert experts(session) == []
+    assert (
+        make_browser("inst")
+        .post(f"/admin/users/{univ.id}/expertise", {"expertise": "x"})
+        .status_code
+        == 403
+    )

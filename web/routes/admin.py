@@ -125,6 +125,35 @@ def set_user_active(
     return RedirectResponse("/admin", status_code=303)
 
 
+@router.post("/users/{user_id}/expertise")
+def set_user_expertise(
+    request: Request,
+    user_id: int,
+    user: AdminUser,
+    expertise: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Make a user a review expert (fields and topics they can judge), change it, or clear it
+    (they then leave the expert list; reviews already assigned stay theirs)."""
+    with transaction(request) as session:
+        target = session.get(User, user_id)
+        if target is None:
+            raise NotFound("用户不存在")
+        if target.role == "enterprise":
+            raise ValidationFailed("企业用户不能担任评审专家（利益冲突）")
+        before = bool(target.expertise.strip())
+        target.expertise = " ".join(expertise.split())
+        session.add(target)
+        services.audit(
+            session=session,
+            action="admin.user_expertise",
+            actor_id=user.id,
+            object_type="user",
+            object_id=user_id,
+            detail={"expert_before": before, "expert_now": bool(target.expertise)},
+        )  # whether, not what: the audit log keeps no profile text
+    return RedirectResponse("/admin?ok=expertise", status_code=303)
+
+
 @router.post("/organizations/{org_id}/status")
 def set_org_status(
     request: Request, org_id: int, user: AdminUser, status: Annotated[str, Form()] = "active"
