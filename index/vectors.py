@@ -95,15 +95,35 @@ class VectorStore:
             return
         self.remove(ids)
         matrix = _as_matrix(vectors)
-        if self.kind == "ivf" and (
-            self.index is None or len(self) + len(ids) > RETRAIN_GROWTH * self.trained_for
-        ):
+        if self.needs_retrain(len(ids)):
             live = self._live()
             all_ids = [db_id for db_id, _ in live] + [int(i) for i in ids]
             all_vectors = np.concatenate([self.vectors_for([lb for _, lb in live]), matrix])
             self._train(all_ids, all_vectors)
             return
         self._add(ids, matrix)
+
+    def needs_retrain(self, adding: int) -> bool:
+        """Whether adding this many vectors would (re)train the IVF cells (slow at scale)."""
+        return self.kind == "ivf" and (
+            self.index is None or len(self) + adding > RETRAIN_GROWTH * self.trained_for
+        )
+
+    def replaced(
+        self, kind: str, removed: list[int], ids: list[int], vectors: np.ndarray
+    ) -> VectorStore:
+        """A new store of ``kind`` holding this one's vectors with a change applied; this store is
+        only read, so searches can go on using it while the new one is built (and trained)."""
+        gone = {int(i) for i in removed} | {int(i) for i in ids}
+        live = [(db_id, label) for db_id, label in self._live() if db_id not in gone]
+        store = VectorStore(self.dim, kind)
+        store.upsert(
+            [db_id for db_id, _ in live] + [int(i) for i in ids],
+            np.concatenate([self.vectors_for([label for _, label in live]), _as_matrix(vectors)])
+            if ids
+            else self.vectors_for([label for _, label in live]),
+        )
+        return store
 
     def _add(self, ids: list[int], matrix: np.ndarray) -> None:
         labels = np.arange(self.next_label, self.next_label + len(ids), dtype=np.int64)

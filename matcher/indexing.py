@@ -257,14 +257,27 @@ class IndexManager:
                     )
             applied = 0
             for name, documents, removed, fresh, ids, last_id, encoded in prepared:
+                collection = self.collections[name]
+                doc_ids = [d.id for d in documents]
+                # A change that retrains the IVF cells or switches exact ↔ IVF is built here,
+                # outside the search lock (searches use the old vectors meanwhile); only the
+                # swap holds it. Catch-ups are serialized, so nothing else changes the vectors.
+                replacement = self._replacement(collection, removed, doc_ids, encoded)
                 with self.lock:
-                    collection = self.collections[name]
-                    if removed:
-                        collection.remove(removed)
-                    if documents:
-                        collection.upsert([d.id for d in documents], encoded[0], encoded[1])
-                    collection.last_outbox_id = last_id
-                    self._maybe_switch_kind(collection)
+                    if self.collections.get(name) is not collection:
+                        pass  # rebuilt meanwhile from the database; later rows replay on it
+                    elif replacement is not None:
+                        collection.vectors = replacement
+                        if removed:
+                            collection.lexical.remove(removed)
+                        if documents:
+                            collection.lexical.upsert(doc_ids, encoded[1])
+                    else:
+                        if removed:
+                            collection.remove(removed)
+                        if documents:
+                            collection.upsert(doc_ids, encoded[0], encoded[1])
+                    collection.last_outbox_id = max(collection.last_outbox_id, last_id)
                     meta = dict(self.meta.get(name, {}))
                     for i in ids:
                         if i in fresh:
@@ -296,17 +309,19 @@ class IndexManager:
         texts = [d.text for d in documents]
         return np.asarray(self.encoder.encode_documents(texts)), self.lexer.tokens_many(texts)
 
-    def _maybe_switch_kind(self, collection: Collection) -> None:
-        wanted = self._kind_for(len(collection))
-        if wanted == collection.vectors.kind:
-            return
-        from index.vectors import VectorStore
-
-        live = sorted(collection.vectors.label_of.items(), key=lambda kv: kv[1])
-        vectors = collection.vectors.vectors_for([label for _, label in live])
-        store = VectorStore(collection.dim, wanted)
-        store.upsert([db_id for db_id, _ in live], vectors)
-        collection.vectors = store
+    def _replacement(
+        self, collection: Collection, removed: list[int], ids: list[int], encoded: Any
+    ) -> Any:
+        """The collection's vectors rebuilt with this change, when applying it in place would be
+        slow (IVF retraining) or the size now wants the other kind of index; else None."""
+        vectors = collection.vectors
+        live = vectors.live_ids()
+        size = len(live - set(removed)) + len(set(ids) - live)
+        wanted = self._kind_for(size)
+        if wanted == vectors.kind and not vectors.needs_retrain(len(set(ids) - live)):
+            return None
+        empty = np.zeros((0, vectors.dim), dtype=np.float32)
+        return vectors.replaced(wanted, removed, ids, encoded[0] if ids else empty)
 
     def save(self) -> None:
         with self.lock:

@@ -126,6 +126,26 @@ def test_beyond_the_exact_threshold_the_index_is_ivf_and_comes_back_to_exact(
     again.catch_up(force_save=True)
     assert again.collections["technologies"].vectors.kind == "flat"
     assert all(r["ok"] for r in again.verify().values())
+    # growing again: the IVF store is built beside the live one and swapped in
+    from matcher.models import TechnologyCreate
+
+    before = again.collections["technologies"].vectors
+    with session_scope(engine) as session:
+        org = services.organization_by_name(session=session, name="北辰理工大学")
+        for i in range(10):
+            services.save_technology(
+                session=session,
+                data=TechnologyCreate(
+                    title=f"余热回收装置第{i}代", summary=f"第{i}代高炉煤气余热回收与发电",
+                    field="能源与动力", trl=5, cooperation_modes=["转让"],
+                ),
+                owner_id=org.id,  # type: ignore[union-attr,arg-type]
+            )  # fmt: skip
+    again.catch_up(force_save=True)
+    vectors = again.collections["technologies"].vectors
+    assert vectors is not before and vectors.kind == "ivf" and vectors.trained_for == 12
+    assert len(before) == 2  # the store searches used meanwhile was left as it was
+    assert all(r["ok"] for r in again.verify().values())
 
 
 def test_a_corrupt_file_triggers_a_rebuild_not_an_empty_index(
