@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
         expect(page.locator(".stats")).to_contain_text("必须见")
         page.screenshot(path=str(ARTIFACTS / "event-overview.png"), full_page=True)
 
-        # 4. edit the draft: a move into an occupied seat is refused; a swap is accepted
+        # 4. edit the draft: a move into an occupied seat is refused; a swap by drag and drop
+        # is accepted (seats that would double-book someone are shaded while dragging)
         with session_scope(engine, write=False) as session:
             slot0 = session.exec(
                 select(Meeting)
@@ -101,13 +103,22 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
         a, b = slot0[0], slot0[1]
         page.goto(base + f"/events/{event_id}/grid")
         page.screenshot(path=str(ARTIFACTS / "event-grid.png"))
+        page.click("details.edit-list summary")
         move = page.locator(f"form[action='/events/{event_id}/meetings/{a.id}/move']")
         move.locator("select[name=table_id]").select_option(str(b.table_id))
         move.locator("button").click()
         expect(page.locator(".alert.error")).to_contain_text("已有洽谈")
-        swap = page.locator(f"form[action='/events/{event_id}/meetings/{a.id}/swap']")
-        swap.locator("input[name=other_id]").fill(str(b.id))
-        swap.locator("button").click()
+        page.hover(f"td[data-meeting='{a.id}']")
+        page.mouse.down()
+        page.hover(f"td[data-meeting='{b.id}']")
+        page.hover(f"td[data-meeting='{b.id}']")  # the second move delivers dragover
+        expect(page.locator(f"td[data-meeting='{b.id}']")).to_have_class(
+            re.compile(r"\bdrop-target\b")
+        )
+        shaded = page.locator("td.drop-conflict")
+        assert shaded.count() > 0  # a's participants meet others in other rounds
+        page.screenshot(path=str(ARTIFACTS / "event-grid-drag.png"))
+        page.mouse.up()
         expect(page.locator(".alert.success")).to_be_visible()
         with session_scope(engine, write=False) as session:
             assert session.get(Meeting, a.id).table_id == b.table_id  # type: ignore[union-attr]
