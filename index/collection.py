@@ -50,7 +50,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -162,7 +162,7 @@ class Collection:
                 for name in names:
                     with (tmp / name).open("rb") as fh:
                         os.fsync(fh.fileno())
-                    checksums[name] = _sha256(tmp / name)
+                    checksums[name] = file_sha256(tmp / name)
                 manifest = self.manifest(checksums)
                 with (tmp / "manifest.json").open("w", encoding="utf-8") as fh:
                     json.dump(manifest, fh, ensure_ascii=False, indent=2)
@@ -199,7 +199,7 @@ class Collection:
             raise IndexStale(f"{path}: built with another lexical tokenizer")
         for name, expected in (manifest.get("checksums") or {}).items():
             file = path / name
-            if not file.exists() or _sha256(file) != expected:
+            if not file.exists() or file_sha256(file) != expected:
                 raise IndexCorrupt(f"{path}: {name} fails its checksum")
         try:
             vectors = VectorStore.load(path, dim, manifest["index_type"])

@@ -82,10 +82,6 @@ class VectorStore:
     def __len__(self) -> int:
         return len(self.label_of)
 
-    @property
-    def dead(self) -> int:
-        return self.next_label - len(self.label_of)
-
     def live_ids(self) -> set[int]:
         return set(self.label_of)
 
@@ -116,12 +112,11 @@ class VectorStore:
         only read, so searches can go on using it while the new one is built (and trained)."""
         gone = {int(i) for i in removed} | {int(i) for i in ids}
         live = [(db_id, label) for db_id, label in self._live() if db_id not in gone]
+        kept = self.vectors_for([label for _, label in live])
         store = VectorStore(self.dim, kind)
         store.upsert(
             [db_id for db_id, _ in live] + [int(i) for i in ids],
-            np.concatenate([self.vectors_for([label for _, label in live]), _as_matrix(vectors)])
-            if ids
-            else self.vectors_for([label for _, label in live]),
+            np.concatenate([kept, _as_matrix(vectors)]) if ids else kept,
         )
         return store
 
@@ -283,9 +278,6 @@ class VectorStore:
                 best = cols[np.argsort(-row[cols], kind="stable")]
                 out.append(db_ids[best].tolist())
         return out
-
-    def exact_search(self, query: np.ndarray, k: int) -> list[int]:
-        return self.exact_many(query, k)[0]
 
     def _recall(
         self, queries: np.ndarray, truth: list[list[int]], k: int, nprobe: int | None = None

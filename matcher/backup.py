@@ -13,7 +13,6 @@ attachments back, and checks integrity and row counts against the manifest."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 
+from index.collection import file_sha256
 from matcher.config import Settings
 from matcher.db import integrity_check, is_sqlite, make_engine
 from matcher.errors import DomainError
@@ -37,14 +37,6 @@ MANIFEST = "manifest.json"
 
 class BackupError(DomainError):
     status_code = 409
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
@@ -120,7 +112,7 @@ def backup(settings: Settings, engine: Engine, path: Path) -> dict[str, Any]:
         _copy_index(settings.index_dir, staging / "index")
         _copy_tree(settings.attachments_dir, staging / "attachments")
         files = {
-            str(p.relative_to(staging)): _sha256(p)
+            str(p.relative_to(staging)): file_sha256(p)
             for p in sorted(staging.rglob("*"))
             if p.is_file()
         }
@@ -154,7 +146,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise BackupError(f"不支持的备份格式：{manifest.get('format')}")
     for name, digest in manifest["files"].items():
         member = path / name
-        if not member.exists() or _sha256(member) != digest:
+        if not member.exists() or file_sha256(member) != digest:
             raise BackupError(f"备份文件损坏或缺失：{name}（校验和不符）")
     return manifest
 

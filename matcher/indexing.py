@@ -315,10 +315,11 @@ class IndexManager:
         """The collection's vectors rebuilt with this change, when applying it in place would be
         slow (IVF retraining) or the size now wants the other kind of index; else None."""
         vectors = collection.vectors
-        live = vectors.live_ids()
-        size = len(live - set(removed)) + len(set(ids) - live)
+        present = vectors.label_of  # membership only: no copy of a million ids per catch-up
+        added = len({i for i in ids if i not in present})
+        size = len(present) - len({i for i in removed if i in present}) + added
         wanted = self._kind_for(size)
-        if wanted == vectors.kind and not vectors.needs_retrain(len(set(ids) - live)):
+        if wanted == vectors.kind and not vectors.needs_retrain(added):
             return None
         empty = np.zeros((0, vectors.dim), dtype=np.float32)
         return vectors.replaced(wanted, removed, ids, encoded[0] if ids else empty)
