@@ -1,4 +1,8 @@
-"""Accounts: registration, passwords (argon2), server-side sessions, API tokens, login limits."""
+"""Accounts: registration, passwords (argon2), server-side sessions, API tokens, login limits.
+
+A user of a suspended organization cannot sign in, and its sessions and API tokens stop working
+while the suspension lasts. Failed sign-ins are limited per account *and client*, so a stranger
+guessing passwords locks out only their own client, never the account's owner."""
 
 from __future__ import annotations
 
@@ -26,8 +30,14 @@ from matcher.models import (
 
 SESSION_DAYS = 14
 LOGIN_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_IP = 20
+MAX_FAILURES_PER_ACCOUNT_AND_CLIENT = 5
+MAX_FAILURES_PER_CLIENT = 20
+# Failures on one account from many clients: beyond this, only clients that signed in to the
+# account before (within KNOWN_CLIENT_DAYS) may keep trying — a distributed guess is stopped
+# without locking the owner out.
+MAX_FAILURES_PER_ACCOUNT = 50
+KNOWN_CLIENT_DAYS = 60
+REGISTRATIONS_PER_CLIENT_PER_HOUR = 5
 ROLE_FOR_KIND = {
     "enterprise": "enterprise",
     "university": "university",
@@ -75,6 +85,7 @@ def create_user(
     expertise: str = "",
 ) -> User:
     email = normalize_email(email)
+    expertise = expertise_problem_free(role, expertise)
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise Conflict("该邮箱已注册")
     problem = password_problem(password)
@@ -96,6 +107,21 @@ def create_user(
     return user
 
 
+def expertise_problem_free(role: str, expertise: str) -> str:
+    """An expertise profile (which makes a user a review expert), normalized; enterprise users
+    may not be experts (they compete for the challenges they would review)."""
+    expertise = " ".join((expertise or "").split())
+    if expertise and role == "enterprise":
+        raise ValidationFailed("企业用户不能担任评审专家（利益冲突）")
+    return expertise[:2000]
+
+
+def set_expertise(*, session: Session, user: User, expertise: str) -> User:
+    user.expertise = expertise_problem_free(user.role, expertise)
+    session.add(user)
+    return user
+
+
 def register(
     *,
     session: Session,
@@ -104,10 +130,26 @@ def register(
     name: str,
     password: str,
     phone: str | None,
+    ip: str = "",
 ) -> tuple[Organization, User]:
-    """Self-registration: a new enterprise, university or institute and its first user."""
+    """Self-registration: a new enterprise, university or institute and its first user (at
+    most a few per client and hour)."""
     if organization.kind not in ("enterprise", "university", "institute"):
         raise Forbidden("组织方、投资机构和管理员账号由平台管理员创建")
+    if ip:
+        from matcher.models import AuditLog
+
+        recent = session.exec(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(
+                AuditLog.action == "account.register",
+                AuditLog.ip == ip[:64],
+                col(AuditLog.at) >= utcnow() - dt.timedelta(hours=1),
+            )
+        ).one()
+        if int(recent) >= REGISTRATIONS_PER_CLIENT_PER_HOUR:
+            raise TooManyRequests("注册过于频繁，请一小时后再试")
     if services.organization_by_name(session=session, name=organization.name) is not None:
         raise Conflict(f"单位「{organization.name}」已在平台注册：请联系该单位的管理员为您开通账号")
     if organization.credit_code:
@@ -132,6 +174,7 @@ def register(
         actor_id=user.id,
         object_type="organization",
         object_id=org.id,
+        ip=ip[:64] or None,
     )
     return org, user
 
@@ -150,11 +193,33 @@ def _recent_failures(session: Session, *, email: str | None = None, ip: str | No
     return int(session.exec(stmt).one())
 
 
+def _known_client(session: Session, email: str, ip: str) -> bool:
+    since = utcnow() - dt.timedelta(days=KNOWN_CLIENT_DAYS)
+    return (
+        session.exec(
+            select(LoginAttempt.id).where(
+                LoginAttempt.email == email,
+                LoginAttempt.ip == ip,
+                col(LoginAttempt.success).is_(True),
+                col(LoginAttempt.at) >= since,
+            )
+        ).first()
+        is not None
+    )
+
+
 def check_login_allowed(session: Session, email: str, ip: str) -> None:
-    if _recent_failures(session, email=email) >= MAX_FAILURES_PER_EMAIL or (
-        ip and _recent_failures(session, ip=ip) >= MAX_FAILURES_PER_IP
+    """Refuse a sign-in from a client that failed too often — on this account, or on any —
+    and, when an account is under a distributed attack, from clients it has never used."""
+    too_many = TooManyRequests("登录失败次数过多，请 15 分钟后再试")
+    if _recent_failures(session, email=email, ip=ip) >= MAX_FAILURES_PER_ACCOUNT_AND_CLIENT:
+        raise too_many
+    if ip and _recent_failures(session, ip=ip) >= MAX_FAILURES_PER_CLIENT:
+        raise too_many
+    if _recent_failures(session, email=email) >= MAX_FAILURES_PER_ACCOUNT and not _known_client(
+        session, email, ip
     ):
-        raise TooManyRequests("登录失败次数过多，请 15 分钟后再试")
+        raise too_many
 
 
 def record_attempt(session: Session, email: str, ip: str, success: bool) -> None:
@@ -170,6 +235,8 @@ def verify_password(session: Session, email: str, password: str) -> User | None:
         return None
     if user is None or not user.is_active:
         return None
+    if _organization_suspended(session, user):
+        raise Forbidden("所在单位已被暂停使用：请联系平台管理员")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
@@ -200,9 +267,16 @@ def user_for_session(session: Session, token: str | None) -> User | None:
     if row is None or row.revoked_at is not None or row.expires_at < utcnow():
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or _organization_suspended(session, user):
         return None
     return user
+
+
+def _organization_suspended(session: Session, user: User) -> bool:
+    if user.organization_id is None:
+        return False
+    org = session.get(Organization, user.organization_id)
+    return org is not None and org.status != "active"
 
 
 def revoke_session(*, session: Session, token: str | None) -> None:
@@ -239,4 +313,38 @@ def user_for_api_token(session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("API 令牌所属账号已停用")
+    if _organization_suspended(session, user):
+        raise Forbidden("API 令牌所属单位已被暂停使用")
     return user
+
+
+def set_organization_status(
+    *, session: Session, organization: Organization, status: str, actor_id: int | None
+) -> Organization:
+    """Suspend (or reactivate) an organization: its users' sessions end at once, sign-in and API
+    tokens are refused while it lasts, and its listings leave search and every page (the
+    outbox tells each index to drop them, and to bring them back on reactivation)."""
+    from matcher.errors import ValidationFailed as Invalid
+    from matcher.models import IndexOutbox, Need, Technology
+
+    if status not in ("active", "suspended"):
+        raise Invalid("未知的状态")
+    organization.status = status
+    organization.updated_at = utcnow()
+    session.add(organization)
+    if status == "suspended":
+        for member in session.exec(select(User).where(User.organization_id == organization.id)):
+            revoke_all_sessions(session=session, user_id=member.id)  # type: ignore[arg-type]
+    for model, collection in ((Technology, "technologies"), (Need, "needs")):
+        for item_id in session.exec(select(model.id).where(model.owner_id == organization.id)):
+            if item_id is not None:
+                session.add(IndexOutbox(collection=collection, item_id=item_id))
+    services.audit(
+        session=session,
+        action="admin.org_status",
+        actor_id=actor_id,
+        object_type="organization",
+        object_id=organization.id,
+        detail={"status": status},
+    )
+    return organization

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(default=10, ge=1, le=512, description="上传文件大小上限（MB）")
     import_max_rows: int = Field(default=50_000, ge=1, description="单个导入文件的最大行数")
+    moderation: Literal["post", "pre"] = Field(
+        default="post",
+        description="审核方式：post 先发布后审核（可随时驳回）；pre 先审核后发布（政府平台常用）",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="可信反向代理的地址（逗号分隔）；仅这些地址发来的 X-Forwarded-For 被采信为客户端地址",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

@@ -136,6 +136,7 @@ def _storage_error(exc: OperationalError) -> Exception:
 # --------------------------------------------------------------------------------------------
 
 _COLLECTION_OF: dict[type, str] = {Technology: "technologies", Need: "needs"}
+OUTBOX_WRITTEN = "duijie.outbox_written"  # session.info key: this transaction changed searchables
 
 
 def _collection_and_id(obj: Any) -> tuple[str, int] | None:
@@ -158,8 +159,11 @@ def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
         key = _collection_and_id(obj)
         if key is not None:
             changes[key] = None
+    if any(isinstance(obj, IndexOutbox) for obj in session.new):
+        session.info[OUTBOX_WRITTEN] = True  # rows added directly (e.g. a suspension)
     if not changes:
         return
+    session.info[OUTBOX_WRITTEN] = True
     now = utcnow()
     session.connection().execute(
         insert(IndexOutbox),

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from index.collection import Collection, IndexCorrupt, IndexStale, read_manifest
+from matcher.access import suspended_owners
 from matcher.config import Settings, get_settings
 from matcher.db import session_scope
 from matcher.embedding.encoder import Encoder, get_encoder
@@ -43,14 +44,19 @@ class Document:
 def indexable_documents(
     session: Session, collection: str, ids: list[int] | None = None
 ) -> list[Document]:
-    """The rows of a collection that search may return (published), with their matching text."""
+    """The rows of a collection that search may return (published, of an organization that is
+    not suspended), with their matching text."""
     if collection == "technologies":
-        stmt = select(Technology).where(Technology.status == "published")
+        stmt = select(Technology).where(
+            Technology.status == "published", col(Technology.owner_id).not_in(suspended_owners())
+        )
         if ids is not None:
             stmt = stmt.where(col(Technology.id).in_(ids))
         return [Document(t.id, technology_text(t)) for t in session.exec(stmt) if t.id is not None]
     if collection == "needs":
-        stmt_n = select(Need).where(Need.status == "published")
+        stmt_n = select(Need).where(
+            Need.status == "published", col(Need.owner_id).not_in(suspended_owners())
+        )
         if ids is not None:
             stmt_n = stmt_n.where(col(Need.id).in_(ids))
         return [Document(n.id, need_text(n)) for n in session.exec(stmt_n) if n.id is not None]

@@ -1,71 +1,41 @@
-"""Interest (表达意向), its answer, the Lead it starts, contacts, and notifications.
+"""Interest (表达意向), its answer, the Lead it starts, and contacts.
 
 A listing's contacts are personal information: they are shown masked unless the viewer's
 organization owns the listing, or the listing's owner accepted that organization's interest in
-it. Every reveal is written to the audit log (who saw whose contacts, never the values)."""
+it. A Lead — the one place where two organizations see each other's contacts — is opened only
+by `open_lead`, and only on consent from both sides: an accepted interest (one side asked, the
+other accepted), both sides of a meeting agreeing after it was held (or the organizer recording
+their consent), or an award the applicant applied for. A lead shows, for each side, the contact
+of the listing it is about, or else the person of that side who consented. Every reveal is
+written to the audit log (who saw whose contacts, never the values)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from matcher import services, vocab
-from matcher.access import Viewer, can_see_need, can_see_technology
-from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from matcher.access import Viewer, listing_visible, need_title_for, technology_title_for
+from matcher.errors import Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from matcher.identifiers import mask_email, mask_name, mask_phone
 from matcher.models import (
     Interest,
     Lead,
     LeadEvent,
     Need,
-    Notification,
     Organization,
     Technology,
     User,
+    pk,
     utcnow,
 )
+from matcher.notifications import notify_org
 
-# --------------------------------------------------------------------------------------------
-# notifications
-# --------------------------------------------------------------------------------------------
-
-
-def notify_user(session: Session, user_id: int, kind: str, text: str, link: str = "") -> None:
-    session.add(Notification(user_id=user_id, kind=kind, text=text[:500], link=link[:300]))
-
-
-def notify_org(session: Session, org_id: int, kind: str, text: str, link: str = "") -> None:
-    users = session.exec(
-        select(User).where(User.organization_id == org_id, col(User.is_active).is_(True))
-    ).all()
-    for user in users:
-        notify_user(session, user.id, kind, text, link)  # type: ignore[arg-type]
-
-
-def unread_count(session: Session, user_id: int) -> int:
-    from sqlalchemy import func
-
-    stmt = (
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
-    )
-    return int(session.exec(stmt).one())
-
-
-def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> None:
-    stmt = select(Notification).where(
-        Notification.user_id == user_id, col(Notification.read_at).is_(None)
-    )
-    if notification_id is not None:
-        stmt = stmt.where(Notification.id == notification_id)
-    for row in session.exec(stmt):
-        row.read_at = utcnow()
-        session.add(row)
-
+INTERESTS_PER_DAY = 30  # per organization: interest is a request to a person, not a broadcast
 
 # --------------------------------------------------------------------------------------------
 # interest
@@ -79,11 +49,11 @@ def _listing(
         raise ValidationFailed("请选择一项成果或一条需求")
     if technology_id is not None:
         tech = session.get(Technology, technology_id)
-        if tech is None or not can_see_technology(tech, viewer) or tech.status != "published":
+        if tech is None or not listing_visible(session, viewer, tech) or tech.status != "published":
             raise NotFound("科技成果不存在")
         return tech
     need = session.get(Need, need_id)
-    if need is None or not can_see_need(need, viewer) or need.status != "published":
+    if need is None or not listing_visible(session, viewer, need) or need.status != "published":
         raise NotFound("需求不存在")
     return need
 
@@ -119,6 +89,16 @@ def express_interest(
     ).first()
     if pending is not None:
         raise Conflict("已表达过意向，正在等待对方回复")
+    since = utcnow() - dt.timedelta(days=1)
+    today_count = session.exec(
+        select(func.count())
+        .select_from(Interest)
+        .where(Interest.from_org_id == viewer.organization_id, col(Interest.created_at) >= since)
+    ).one()
+    if int(today_count) >= INTERESTS_PER_DAY:
+        raise TooManyRequests(
+            f"本单位 24 小时内已表达 {INTERESTS_PER_DAY} 次意向，已达上限：请明天再试，或先处理已有的意向"
+        )
     interest = Interest(
         from_org_id=viewer.organization_id,
         from_user_id=viewer.user_id,
@@ -173,26 +153,20 @@ def decide_interest(
     if accept:
         interest.status = "accepted"
         supplier, demander = _sides(session, interest)
-        lead = Lead(
-            technology_id=interest.technology_id or interest.offered_technology_id,
-            need_id=interest.need_id,
+        sender, acceptor = interest.from_user_id, viewer.user_id
+        lead = open_lead(
+            session=session,
             supplier_id=supplier,
             demander_id=demander,
-            stage="interest",
+            technology_id=interest.technology_id or interest.offered_technology_id,
+            need_id=interest.need_id,
             source="interest",
+            stage="interest",
+            actor_id=viewer.user_id,
+            consent="意向已接受",
+            supplier_user_id=acceptor if supplier == interest.to_org_id else sender,
+            demander_user_id=acceptor if demander == interest.to_org_id else sender,
         )
-        session.add(lead)
-        session.flush()
-        assert lead.id is not None
-        session.add(
-            LeadEvent(
-                lead_id=lead.id,
-                from_stage=None,
-                to_stage="interest",
-                actor_id=viewer.user_id,
-                note="意向已接受",
-            )
-        )  # type: ignore[arg-type]
         interest.lead_id = lead.id
         notify_org(
             session,
@@ -224,6 +198,57 @@ def decide_interest(
         detail={"reason": reason_code} if not accept else {},
     )
     return interest
+
+
+def open_lead(
+    *,
+    session: Session,
+    supplier_id: int,
+    demander_id: int,
+    source: str,
+    stage: str,
+    consent: str,
+    actor_id: int | None,
+    technology_id: int | None = None,
+    need_id: int | None = None,
+    supplier_user_id: int | None = None,
+    demander_user_id: int | None = None,
+    amount: float | None = None,
+) -> Lead:
+    """The only way a Lead is created. `consent` says on what both sides agreed (it is kept in
+    the lead's history and the audit log); callers check that both sides did."""
+    if supplier_id == demander_id:
+        raise Conflict("对接线索的两方不能是同一单位")
+    if stage not in vocab.LEAD_STAGES:
+        raise ValidationFailed("未知的阶段")
+    lead = Lead(
+        technology_id=technology_id,
+        need_id=need_id,
+        supplier_id=supplier_id,
+        demander_id=demander_id,
+        stage=stage,
+        source=source,
+        contract_amount=amount,
+        supplier_user_id=supplier_user_id,
+        demander_user_id=demander_user_id,
+    )
+    session.add(lead)
+    session.flush()
+    session.add(
+        LeadEvent(
+            lead_id=pk(lead), from_stage=None, to_stage=stage, actor_id=actor_id, note=consent,
+            amount=amount,
+        )
+    )  # fmt: skip
+    services.audit(
+        session=session,
+        action="lead.open",
+        actor_id=actor_id,
+        object_type="lead",
+        object_id=lead.id,
+        detail={"source": source, "stage": stage},
+    )
+    return lead
 
 
 def _sides(session: Session, interest: Interest) -> tuple[int, int]:
@@ -301,15 +326,38 @@ def audit_reveal_of(session: Session, viewer: Viewer, listing: Technology | Need
     )
 
 
-def lead_contacts(session: Session, viewer: Viewer, lead: Lead) -> dict[str, list[dict[str, str]]]:
-    """Both sides' users' contacts for the participants of a lead (audited as a reveal)."""
+def _person(session: Session, user_id: int | None, org_id: int) -> dict[str, str] | None:
+    user = session.get(User, user_id) if user_id else None
+    if user is None or not user.is_active or user.organization_id != org_id:
+        return None
+    return {"name": user.name, "phone": user.phone or "", "email": user.email}
+
+
+def _listing_contact(listing: Technology | Need | None, org_id: int) -> dict[str, str] | None:
+    if listing is None or listing.owner_id != org_id:
+        return None
+    if not (listing.contact_name or listing.contact_phone or listing.contact_email):
+        return None
+    return {
+        "name": listing.contact_name or "",
+        "phone": listing.contact_phone or "",
+        "email": listing.contact_email or "",
+    }
+
+
+def lead_contacts(session: Session, viewer: Viewer, lead: Lead) -> dict[str, dict[str, str] | None]:
+    """Each side's contact for the lead's participants: the contact of the listing the lead is
+    about, else the person of that side who consented; never the organization's other users.
+    Shown to the two sides (and admins), audited as a reveal."""
     require_participant(viewer, lead)
-    out: dict[str, list[dict[str, str]]] = {}
-    for side, org_id in (("supplier", lead.supplier_id), ("demander", lead.demander_id)):
-        users = session.exec(
-            select(User).where(User.organization_id == org_id, col(User.is_active).is_(True))
-        ).all()
-        out[side] = [{"name": u.name, "phone": u.phone or "", "email": u.email} for u in users]
+    tech = session.get(Technology, lead.technology_id) if lead.technology_id else None
+    need = session.get(Need, lead.need_id) if lead.need_id else None
+    out = {
+        "supplier": _listing_contact(tech, lead.supplier_id)
+        or _person(session, lead.supplier_user_id, lead.supplier_id),
+        "demander": _listing_contact(need, lead.demander_id)
+        or _person(session, lead.demander_user_id, lead.demander_id),
+    }
     services.audit(
         session=session,
         action="contact.reveal",
@@ -318,6 +366,16 @@ def lead_contacts(session: Session, viewer: Viewer, lead: Lead) -> dict[str, lis
         object_id=lead.id,
     )
     return out
+
+
+def lead_listing_titles(session: Session, viewer: Viewer, lead: Lead) -> dict[str, str | None]:
+    """The titles of what the lead is about, as this viewer may see them."""
+    tech = session.get(Technology, lead.technology_id) if lead.technology_id else None
+    need = session.get(Need, lead.need_id) if lead.need_id else None
+    return {
+        "technology": technology_title_for(tech, viewer) if lead.technology_id else None,
+        "need": need_title_for(need, viewer) if lead.need_id else None,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,17 +490,17 @@ def leads_for(session: Session, viewer: Viewer) -> list[Lead]:
     return list(session.exec(stmt.order_by(col(Lead.updated_at).desc())))
 
 
-def describe_listing(session: Session, interest: Interest) -> dict[str, Any]:
+def describe_listing(session: Session, viewer: Viewer, interest: Interest) -> dict[str, Any]:
     if interest.technology_id:
         tech = session.get(Technology, interest.technology_id)
         return {
             "kind": "成果",
-            "title": tech.title if tech else "",
+            "title": technology_title_for(tech, viewer) if tech else "",
             "link": f"/technologies/{interest.technology_id}",
         }
     need = session.get(Need, interest.need_id)
     return {
         "kind": "需求",
-        "title": need.title if need else "",
+        "title": need_title_for(need, viewer),
         "link": f"/needs/{interest.need_id}",
     }

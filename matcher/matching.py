@@ -21,7 +21,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from matcher import scoring
-from matcher.access import ANONYMOUS, Viewer, can_see_need, can_see_technology, visible_needs_clause
+from matcher.access import (
+    ANONYMOUS,
+    Viewer,
+    can_see_need,
+    can_see_technology,
+    suspended_owners,
+    visible_needs_clause,
+)
 from matcher.db import session_scope
 from matcher.errors import NotFound
 from matcher.indexing import IndexManager
@@ -255,7 +262,9 @@ class Matcher:
         model: Any = {"technologies": Technology, "needs": Need}.get(collection)
         if model is None:
             return SearchResult(0, [], [])
-        stmt = select(model).where(col(model.status) == "published")
+        stmt = select(model).where(
+            col(model.status) == "published", col(model.owner_id).not_in(suspended_owners())
+        )
         if collection == "needs":
             stmt = select(Need).where(visible_needs_clause(viewer), col(Need.status) == "published")
         if allowed is not None:

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import JSON, Index, Text
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from matcher import vocab
@@ -278,13 +278,19 @@ class TechnologyBase(SQLModel):
 
 
 class Technology(TechnologyBase, table=True):
-    __table_args__ = (Index("ix_technology_owner_title", "owner_id", "title"),)
+    # A code (编号) is the owner's own reference: unique within the owner, so another
+    # organization's codes are neither reserved nor revealed by an import.
+    __table_args__ = (
+        Index("ix_technology_owner_title", "owner_id", "title"),
+        UniqueConstraint("owner_id", "code", name="uq_technology_owner_code"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str | None = Field(default=None, max_length=64, unique=True)
+    code: str | None = Field(default=None, max_length=64)
     owner_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default="published", max_length=20, index=True)
     moderation_note: str | None = Field(default=None, sa_type=Text)
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     published_at: dt.datetime | None = None
@@ -415,13 +421,17 @@ class NeedBase(SQLModel):
 
 
 class Need(NeedBase, table=True):
-    __table_args__ = (Index("ix_need_owner_title", "owner_id", "title"),)
+    __table_args__ = (
+        Index("ix_need_owner_title", "owner_id", "title"),
+        UniqueConstraint("owner_id", "code", name="uq_need_owner_code"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str | None = Field(default=None, max_length=64, unique=True)
+    code: str | None = Field(default=None, max_length=64)
     owner_id: int = Field(foreign_key="organization.id", index=True)
     status: str = Field(default="published", max_length=20, index=True)
     moderation_note: str | None = Field(default=None, sa_type=Text)
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -564,6 +574,10 @@ class Lead(SQLModel, table=True):
     stage: str = Field(default="recommended", max_length=20)
     source: str = Field(default="interest", max_length=20)  # interest / event / challenge / manual
     contract_amount: float | None = None  # 万元
+    # The person on each side whose contact the other side sees: the one who consented to
+    # sharing it (a listing's own contact, when the lead is about a listing, comes first).
+    supplier_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    demander_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

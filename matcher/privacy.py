@@ -4,7 +4,9 @@ their account.
 Deletion erases the person, not the organization's listings: the account's name, e-mail,
 phone and expertise are erased (the row stays as 「已注销用户」 so history and foreign keys hold),
 sessions, API tokens, notifications, login attempts and declared conflicts are deleted, and
-the person's contact details are removed from every listing that carried them — through the
+the person's contact details are removed from their own records: listings of their own
+organization that they created or that carry their e-mail or phone — never another
+organization's listing that happens to carry the same (unverified) phone or e-mail. It goes through the
 same save path as an edit, so the outbox brings the index (and with it the result cache, keyed
 by the index version) up to date, and later exports no longer contain them. The audit log
 keeps that the deletion happened, never the erased values."""
@@ -42,25 +44,36 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
 
 
+def own_listings(session: Session, user: User) -> list[Any]:
+    """The listings that are this person's own records: of their own organization, and created
+    by them or carrying their e-mail or phone as the contact."""
+    if user.organization_id is None:
+        return []
+    out: list[Any] = []
+    for model in models_of_listings():
+        matches = [col(model.created_by) == user.id, col(model.contact_email) == user.email]
+        if user.phone:
+            matches.append(col(model.contact_phone) == user.phone)
+        out.extend(
+            session.exec(
+                select(model)
+                .where(col(model.owner_id) == user.organization_id, or_(*matches))
+                .order_by(col(model.id))
+            )
+        )
+    return out
+
+
 def export_user_data(session: Session, user: User) -> dict[str, Any]:
     """Everything duijie holds about this person, as JSON-ready data."""
     org = session.get(Organization, user.organization_id) if user.organization_id else None
-    contact_values = {v for v in (user.email, user.phone) if v}
     listings: list[dict[str, Any]] = []
-    models: tuple[Any, ...] = (Technology, Need)
-    for model, kind in zip(models, ("technology", "need"), strict=True):
-        for row in session.exec(
-            select(model).where(
-                or_(
-                    col(model.contact_email).in_(contact_values or {"-"}),
-                    col(model.contact_phone).in_(contact_values or {"-"}),
-                )
-            )
-        ):
-            listings.append(
-                {"kind": kind, "id": row.id, "title": row.title, "contact_name": row.contact_name,
-                 "contact_phone": row.contact_phone, "contact_email": row.contact_email}
-            )  # fmt: skip
+    for row in own_listings(session, user):
+        kind = "technology" if isinstance(row, Technology) else "need"
+        listings.append(
+            {"kind": kind, "id": row.id, "title": row.title, "contact_name": row.contact_name,
+             "contact_phone": row.contact_phone, "contact_email": row.contact_email}
+        )  # fmt: skip
     return {
         "exported_at": utcnow().isoformat(),
         "account": {
@@ -114,16 +127,9 @@ def delete_account(session: Session, user: User, password: str) -> dict[str, int
             raise Forbidden("这是最后一个管理员账号：请先设置另一位管理员")
     email, phone, name = user.email, user.phone, user.name
     removed = {"listings_scrubbed": 0}
-    for model in models_of_listings():
-        rows = session.exec(
-            select(model).where(
-                or_(
-                    col(model.contact_email) == email,
-                    col(model.contact_phone) == (phone or "-"),
-                )
-            )
-        ).all()
-        for row in rows:
+    for row in own_listings(session, user):
+        mine = row.contact_email == email or (phone and row.contact_phone == phone)
+        if mine or row.contact_name == name:
             row.contact_email = None if row.contact_email == email else row.contact_email
             row.contact_phone = None if phone and row.contact_phone == phone else row.contact_phone
             if row.contact_name == name:

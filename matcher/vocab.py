@@ -63,6 +63,7 @@ TECH_STATUSES: dict[str, str] = {
     "published": "已发布",
     "withdrawn": "已撤回",
     "transferred": "已转化",
+    "pending": "待审核",
     "rejected": "已驳回",
 }
 
@@ -73,6 +74,7 @@ NEED_STATUSES: dict[str, str] = {
     "published": "已发布",
     "closed": "已关闭",
     "fulfilled": "已解决",
+    "pending": "待审核",
     "rejected": "已驳回",
 }
 

@@ -24,6 +24,7 @@ from matcher.indexing import IndexManager
 from matcher.matching import Matcher
 from web.security import SecurityMiddleware, csrf_guard
 from web.templating import is_htmx, render
+from web.throttle import Throttle
 
 STATIC_DIR = Path(__file__).with_name("static")
 ERROR_TITLES = {
@@ -76,6 +77,8 @@ def create_app(
     app.state.settings = settings
     app.state.secret_key = settings.resolved_secret_key()
     app.state.secure_cookies = settings.env == "production"
+    # anonymous API searches: 60 a minute per client, per web process
+    app.state.anonymous_search = Throttle(limit=60, window_s=60.0)
     app.add_middleware(
         SecurityMiddleware,
         max_body_bytes=settings.max_upload_mb * 1024 * 1024 + 64 * 1024,
@@ -154,6 +157,11 @@ def create_app(
     @app.exception_handler(405)
     async def not_allowed(request: Request, exc: Any) -> Response:
         return error_response(request, 405, "不支持该请求方式")
+
+    @app.exception_handler(413)
+    async def too_large(request: Request, exc: Any) -> Response:
+        detail = getattr(exc, "detail", None)
+        return error_response(request, 413, detail if isinstance(detail, str) else "上传内容过大")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

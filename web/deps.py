@@ -1,8 +1,16 @@
-"""Dependencies shared by routes: sessions, the viewer, the engine (Annotated aliases, one place)."""
+"""Dependencies shared by routes: the unit of work, the viewer, the engine (Annotated aliases,
+one place).
+
+There are exactly two ways to touch the database at the edge, for pages and API alike:
+`ReadSession` (a dependency, or `read_session(request)` inside a route) for reading, and
+`unit_of_work(request)` for writing — it commits when the block ends and then brings the search
+index up to date if searchable rows changed, so the change is searchable in the next response."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,30 +18,71 @@ from sqlmodel import Session
 
 from matcher import accounts
 from matcher.access import ANONYMOUS, Viewer
-from matcher.db import session_scope
+from matcher.db import OUTBOX_WRITTEN, session_scope
 from matcher.errors import Forbidden, Unauthorized
 from matcher.matching import Matcher
 from matcher.models import User
 from web.security import SESSION_COOKIE
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def read_session(request: Request) -> Iterator[Session]:
     with session_scope(request.app.state.engine, write=False) as session:
         yield session
 
 
-def get_write_session(request: Request) -> Iterator[Session]:
-    """The request's transaction: commit when the route returns, roll back when it raises."""
+@contextmanager
+def unit_of_work(request: Request) -> Iterator[Session]:
+    """The request's write transaction: commit on success, roll back on error; after the commit
+    the index catches up when searchable rows changed (the outbox says so)."""
     with session_scope(request.app.state.engine, write=True) as session:
+        yield session
+        changed = bool(session.info.get(OUTBOX_WRITTEN))
+    index = getattr(request.app.state, "index", None)
+    if changed and index is not None:
+        index.catch_up()
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    with read_session(request) as session:
         yield session
 
 
 ReadSession = Annotated[Session, Depends(get_read_session)]
-WriteSession = Annotated[Session, Depends(get_write_session)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address; behind a trusted reverse proxy (DUIJIE_TRUSTED_PROXIES), the
+    nearest address in X-Forwarded-For that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    trusted = _trusted(request.app.state.settings.trusted_proxies)
+    if not trusted or not _in(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return hop[:64]
+    return peer
+
+
+def _trusted(setting: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    out = []
+    for part in setting.split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                continue
+    return out
+
+
+def _in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 def current_user(request: Request) -> User | None:
@@ -43,7 +92,7 @@ def current_user(request: Request) -> User | None:
     token = request.cookies.get(SESSION_COOKIE)
     user = None
     if token:
-        with session_scope(request.app.state.engine, write=False) as session:
+        with read_session(request) as session:
             user = accounts.user_for_session(session, token)
     request.state.user = user
     return user
@@ -66,6 +115,10 @@ def require_user(request: Request) -> User:
     return user
 
 
+def require_viewer(request: Request) -> Viewer:
+    return viewer_for(require_user(request))
+
+
 def require_staff(request: Request) -> User:
     user = require_user(request)
     if user.role not in ("organizer", "admin"):
@@ -85,6 +138,7 @@ def get_matcher(request: Request) -> Matcher:
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+SignedInViewer = Annotated[Viewer, Depends(require_viewer)]
 CurrentUser = Annotated[User, Depends(require_user)]
 OptionalUser = Annotated[User | None, Depends(current_user)]
 StaffUser = Annotated[User, Depends(require_staff)]

@@ -15,7 +15,7 @@ import secrets
 from http.cookies import SimpleCookie
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from matcher.errors import Forbidden
 
@@ -68,13 +68,37 @@ async def csrf_guard(request: Request) -> None:
         raise Forbidden("请求已过期或来源不明（CSRF 校验失败）：请刷新页面后重试")
 
 
-class SecurityMiddleware:
-    """Pure ASGI (no per-request task like BaseHTTPMiddleware): refuses bodies over the upload
-    limit before reading them, gives each browser its anonymous cookie, adds security headers."""
+MAX_FORM_BYTES = 1024 * 1024  # a form or JSON body that is not a file upload
 
-    def __init__(self, app: Any, *, max_body_bytes: int, secure_cookies: bool) -> None:
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in, as soon as it passes the limit (FastAPI passes an
+    HTTPException through its body parsing unchanged, so the answer is 413, not 400)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status_code=413, detail=f"上传内容过大：上限 {max(1, limit // 1048576)} MB"
+        )
+
+
+class SecurityMiddleware:
+    """Pure ASGI (no per-request task like BaseHTTPMiddleware): enforces the body limit while
+    the body streams in — a declared Content-Length over it is refused before reading, and a
+    chunked body is cut off the moment it passes it (uploads may be as large as the upload
+    limit, any other body 1 MB) — gives each browser its anonymous cookie, adds security
+    headers."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        max_body_bytes: int,
+        secure_cookies: bool,
+        max_form_bytes: int = MAX_FORM_BYTES,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_form_bytes = max_form_bytes
         self.secure_cookies = secure_cookies
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -82,10 +106,27 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").lower()
+        limit = (
+            self.max_body_bytes
+            if content_type.startswith(b"multipart/form-data")
+            else self.max_form_bytes
+        )
         length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(scope, send)
+        if length.isdigit() and int(length) > limit:
+            await self._too_large(scope, send, limit)
             return
+        received = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
         anon = None
         raw_cookie = headers.get(b"cookie")
         if raw_cookie:
@@ -114,10 +155,10 @@ class SecurityMiddleware:
                 message = {**message, "headers": out}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, limited_receive, send_with_headers)
 
-    async def _too_large(self, scope: dict[str, Any], send: Any) -> None:
-        message = f"上传内容过大：上限 {self.max_body_bytes // 1048576} MB"
+    async def _too_large(self, scope: dict[str, Any], send: Any, limit: int) -> None:
+        message = f"上传内容过大：上限 {max(1, limit // 1048576)} MB"
         is_api = scope.get("path", "").startswith("/api/")
         body = (
             json.dumps({"detail": message}, ensure_ascii=False).encode()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from sqlmodel import Session
 
 from matcher import vocab
-from matcher.db import session_scope
 from matcher.text import highlight
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
@@ -73,15 +69,16 @@ def is_htmx(request: Request) -> bool:
 
 
 def common_context(request: Request) -> dict[str, Any]:
-    from web.deps import current_user, viewer_for
+    from web.deps import current_user, read_session, viewer_for
+    from web.responses import read_flash
     from web.security import csrf_token
 
     user = current_user(request)
     unread = 0
     if user is not None:
-        from matcher.leads import unread_count
+        from matcher.notifications import unread_count
 
-        with session_scope(request.app.state.engine, write=False) as session:
+        with read_session(request) as session:
             unread = unread_count(session, user.id)  # type: ignore[arg-type]
     return {
         "request": request,
@@ -90,6 +87,7 @@ def common_context(request: Request) -> dict[str, Any]:
         "csrf_token": csrf_token(request),
         "unread": unread,
         "today": dt.date.today(),
+        "flash": None if is_htmx(request) else read_flash(request),
     }
 
 
@@ -108,15 +106,9 @@ def render(
         tmpl = env.get_template(template)
         html = "".join(tmpl.blocks[name](tmpl.new_context(ctx)))
         return HTMLResponse(html, status_code=status_code)
-    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    if ctx.get("flash") is not None:
+        from web.responses import FLASH_COOKIE
 
-
-@contextmanager
-def transaction(request: Request, *, reindex: bool = True) -> Iterator[Session]:
-    """A write transaction committed when the block ends; then (unless only an audit row was
-    written) the index catches up, so the change is searchable in the response that follows."""
-    with session_scope(request.app.state.engine, write=True) as session:
-        yield session
-    index = getattr(request.app.state, "index", None)
-    if reindex and index is not None:
-        index.catch_up()
+        response.delete_cookie(FLASH_COOKIE)  # shown once
+    return response

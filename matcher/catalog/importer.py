@@ -14,12 +14,12 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from matcher import services
+from matcher import listings, services
 from matcher.catalog.columns import Column, columns_for, header_index, normalize_header
 from matcher.catalog.reader import read_table
 from matcher.config import Settings, get_settings
 from matcher.db import session_scope
-from matcher.errors import ImportRejected, RowProblem
+from matcher.errors import Conflict, ImportRejected, RowProblem
 from matcher.models import (
     InvestorProfileIn,
     Need,
@@ -30,6 +30,8 @@ from matcher.models import (
     TechnologyCreate,
 )
 from matcher.validation import zh_errors
+
+LISTING_KIND = {"technologies": "technology", "needs": "need"}
 
 INVESTOR_ATTRS = ("fields", "stages", "ticket_min", "ticket_max", "regions", "preference")
 ACTION_LABELS = {"create": "新增", "update": "更新", "unchanged": "不变"}
@@ -115,7 +117,11 @@ def _map_headers(
 
 def _natural_key(kind: str, values: dict[str, Any], owner_id: int | None) -> str:
     if values.get("code"):
-        return f"code:{values['code']}"
+        return (
+            f"code:{values['code']}"
+            if kind == "organizations"
+            else f"code:{owner_id}:{values['code']}"
+        )
     if kind == "organizations":
         return f"name:{values.get('name', '')}"
     return f"owner:{owner_id}:title:{values.get('title', '')}"
@@ -127,7 +133,12 @@ def _find_existing(
     model: Any = {"organizations": Organization, "technologies": Technology, "needs": Need}[kind]
     code = values.get("code")
     if code:
-        found = session.exec(select(model).where(model.code == code)).first()
+        # A listing's code is its owner's own reference: looked up within the owner only, so a
+        # file never touches — nor learns of — another organization's records.
+        stmt = select(model).where(model.code == code)
+        if kind != "organizations":
+            stmt = stmt.where(model.owner_id == owner_id)
+        found = session.exec(stmt).first()
         if found is not None:
             return found
     if kind == "organizations":
@@ -317,14 +328,19 @@ def _plan(
                             f"单位名称「{create.name}」已被其他单位使用",
                         )
                     )
-            if (
-                existing is not None
-                and fixed_owner is not None
-                and getattr(existing, "owner_id", owner_id) != owner_id
-            ):
-                row_problems.append(
-                    RowProblem(row_number, attr_header["code"], "编号已被其他单位的记录使用")
-                )
+            if kind != "organizations":
+                if existing is not None and "status" not in values:
+                    create.status = existing.status  # a file without 状态 keeps the state
+                elif fixed_owner is not None:
+                    # an organization's own import follows the same rules as its pages
+                    try:
+                        create.status = listings.owner_status(
+                            LISTING_KIND[kind], existing.status if existing else None, create.status
+                        )
+                    except Conflict as exc:
+                        row_problems.append(
+                            RowProblem(row_number, attr_header.get("status", ""), exc.message)
+                        )
             if not row_problems:
                 action = "create"
                 if existing is not None:
@@ -402,7 +418,7 @@ def import_catalog(
         for item in planned:
             if actions[item.row] == "unchanged":
                 continue
-            _apply(session, kind, item, is_demo=is_demo)
+            _apply(session, kind, item, is_demo=is_demo, actor_id=actor_id)
         services.audit(
             session=session,
             action="catalog.import",
@@ -418,7 +434,9 @@ def import_catalog(
     return report
 
 
-def _apply(session: Session, kind: str, item: _Planned, *, is_demo: bool) -> None:
+def _apply(
+    session: Session, kind: str, item: _Planned, *, is_demo: bool, actor_id: int | None = None
+) -> None:
     if kind == "organizations":
         existing = session.get(Organization, item.existing_id) if item.existing_id else None
         services.save_organization(
@@ -431,10 +449,16 @@ def _apply(session: Session, kind: str, item: _Planned, *, is_demo: bool) -> Non
     elif kind == "technologies":
         assert item.owner_id is not None
         tech = session.get(Technology, item.existing_id) if item.existing_id else None
-        services.save_technology(
+        saved = services.save_technology(
             session=session, data=item.create, owner_id=item.owner_id, existing=tech
         )
+        if tech is None:
+            saved.created_by = actor_id
     else:
         assert item.owner_id is not None
         need = session.get(Need, item.existing_id) if item.existing_id else None
-        services.save_need(session=session, data=item.create, owner_id=item.owner_id, existing=need)
+        saved_need = services.save_need(
+            session=session, data=item.create, owner_id=item.owner_id, existing=need
+        )
+        if need is None:
+            saved_need.created_by = actor_id

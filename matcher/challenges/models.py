@@ -66,6 +66,9 @@ class Challenge(SQLModel, table=True):
     visibility: str = Field(default="public", max_length=20)
     status: str = Field(default="draft", max_length=20, index=True)
     moderation_note: str = Field(default="", sa_type=Text)
+    # The organizing agency that runs the challenge (None: any of the platform's organizers).
+    organizer_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    panel_public: bool = False  # reviewers are anonymous unless the organizer publishes the panel
     award_application_id: int | None = None
     award_amount: float | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -106,7 +109,6 @@ class Application(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     challenge_id: int = Field(foreign_key="challenge.id", index=True, ondelete="CASCADE")
     organization_id: int = Field(foreign_key="organization.id", index=True)
-    partner_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     team: str = Field(default="", max_length=100)
     leader: str = Field(default="", max_length=60)
     approach: str = Field(default="", sa_type=Text)
@@ -118,6 +120,24 @@ class Application(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
     submitted_at: dt.datetime | None = None
     decision_note: str = Field(default="", sa_type=Text)
+
+
+PARTNER_STATUSES = {"invited": "待确认", "confirmed": "已确认", "declined": "已拒绝"}
+
+
+class ApplicationPartner(SQLModel, table=True):
+    """A co-applicant named by the applicant. It counts (on the application, and for conflicts
+    of interest) only once one of its own users has confirmed."""
+
+    __table_args__ = (UniqueConstraint("application_id", "organization_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True, ondelete="CASCADE")
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    status: str = Field(default="invited", max_length=20)
+    decided_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    decided_at: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class ApplicationEvent(SQLModel, table=True):

@@ -31,6 +31,7 @@ from matcher.challenges.models import (
     RUBRIC,
     Application,
     ApplicationEvent,
+    ApplicationPartner,
     Attachment,
     AwardMilestone,
     Challenge,
@@ -40,8 +41,9 @@ from matcher.challenges.models import (
     ExpertConflict,
 )
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from matcher.leads import notify_org, notify_user
-from matcher.models import Lead, LeadEvent, Organization, Technology, User, pk, utcnow
+from matcher.leads import open_lead
+from matcher.models import Lead, Organization, Technology, User, pk, utcnow
+from matcher.notifications import notify_org, notify_user
 from matcher.vocab import TECH_FIELDS
 
 COI_YEARS = 3
@@ -70,9 +72,30 @@ def is_publisher(viewer: Viewer, challenge: Challenge) -> bool:
     return viewer.organization_id is not None and viewer.organization_id == challenge.publisher_id
 
 
+def is_organizer(viewer: Viewer, challenge: Challenge) -> bool:
+    """Admins, and organizers of the agency running the challenge (any organizer while no agency
+    has taken it on)."""
+    if not viewer.is_staff:
+        return False
+    return viewer.is_admin or challenge.organizer_id in (None, viewer.organization_id)
+
+
 def can_manage(viewer: Viewer, challenge: Challenge) -> bool:
-    """The publisher's users and the platform's organizers."""
-    return viewer.is_staff or is_publisher(viewer, challenge)
+    """The publisher's users and the challenge's organizers."""
+    return is_organizer(viewer, challenge) or is_publisher(viewer, challenge)
+
+
+def require_organizer(viewer: Viewer, challenge: Challenge) -> None:
+    if not viewer.is_staff:
+        raise Forbidden("仅平台组织方可以操作")
+    if not is_organizer(viewer, challenge):
+        raise NotFound("榜单不存在")
+
+
+def may_see_reviewers(viewer: Viewer, challenge: Challenge) -> bool:
+    """Reviewers are anonymous to applicants and publishers unless the organizer publishes the
+    panel; the challenge's organizers always know them."""
+    return is_organizer(viewer, challenge) or challenge.panel_public
 
 
 def can_see(viewer: Viewer, challenge: Challenge) -> bool:
@@ -213,6 +236,7 @@ def save_challenge(
             title="",
             problem="",
             application_deadline=data.application_deadline,
+            organizer_id=viewer.organization_id if viewer.is_staff else None,
         )
     challenge.title = data.title.strip()
     challenge.problem = data.problem.strip()
@@ -266,11 +290,13 @@ def save_challenge(
 def moderate(
     session: Session, viewer: Viewer, challenge: Challenge, *, approve: bool, note: str = ""
 ) -> Challenge:
-    require_staff(viewer)
+    require_organizer(viewer, challenge)
     if challenge.status != "pending":
         raise Conflict("只有待审核的榜单可以审核")
     if not approve and not note.strip():
         raise ValidationFailed("请填写不通过的理由")
+    if approve and challenge.organizer_id is None and not viewer.is_admin:
+        challenge.organizer_id = viewer.organization_id  # the approving agency runs it
     challenge.status = "open" if approve else "rejected"
     challenge.moderation_note = note.strip()
     challenge.published_at = utcnow() if approve else None
@@ -622,15 +648,15 @@ def save_application(
     errors = validate_application(data, submitting=submit)
     if errors:
         raise ValidationFailed("；".join(dict.fromkeys(errors.values())))
-    partners: list[int] = []
+    partners: list[Organization] = []
     for name in data.partner_names:
         if not name.strip():
             continue
         partner = services.organization_by_name(session=session, name=name.strip())
         if partner is None:
             raise ValidationFailed(f"联合申请单位「{name.strip()}」不在平台上")
-        if partner.id != org.id and partner.id not in partners:
-            partners.append(pk(partner))
+        if partner.id != org.id and partner not in partners:
+            partners.append(partner)
     application = my_application(session, viewer, challenge)
     if application is None:
         application = Application(
@@ -650,7 +676,6 @@ def save_application(
         }
         for m in data.milestones
     ]
-    application.partner_ids = partners
     application.updated_at = utcnow()
     created = application.id is None
     before = application.status
@@ -661,6 +686,7 @@ def save_application(
         application.status = "draft"
     session.add(application)
     session.flush()
+    _name_partners(session, application, challenge, org, partners)
     if created or application.status != before:
         _timeline(session, application, application.status, viewer)
     if submit and before != "submitted":
@@ -672,6 +698,79 @@ def save_application(
             f"/challenges/{challenge.id}",
         )
     return application
+
+
+def _name_partners(
+    session: Session,
+    application: Application,
+    challenge: Challenge,
+    applicant: Organization,
+    partners: list[Organization],
+) -> None:
+    """Keep the named co-applicants in step with the form: new ones are asked to confirm, ones
+    no longer named are dropped; a partner's answer is kept while it stays named."""
+    wanted = {pk(p) for p in partners}
+    for row in session.exec(
+        select(ApplicationPartner).where(ApplicationPartner.application_id == application.id)
+    ):
+        if row.organization_id not in wanted:
+            session.delete(row)
+        wanted.discard(row.organization_id)
+    for org_id in wanted:
+        session.add(ApplicationPartner(application_id=pk(application), organization_id=org_id))
+        notify_org(
+            session, org_id, "challenge.partner",
+            f"「{applicant.name}」将贵单位列为揭榜「{challenge.title}」的联合申请单位：请确认或拒绝",
+            f"/applications/{application.id}",
+        )  # fmt: skip
+
+
+def partners_of(
+    session: Session, application: Application, *, confirmed_only: bool = False
+) -> list[ApplicationPartner]:
+    stmt = select(ApplicationPartner).where(ApplicationPartner.application_id == application.id)
+    if confirmed_only:
+        stmt = stmt.where(ApplicationPartner.status == "confirmed")
+    return list(session.exec(stmt.order_by(col(ApplicationPartner.id))))
+
+
+def confirmed_partner_ids(session: Session, application: Application) -> set[int]:
+    return {p.organization_id for p in partners_of(session, application, confirmed_only=True)}
+
+
+def decide_partnership(
+    session: Session, viewer: Viewer, application_id: int, *, confirm: bool
+) -> ApplicationPartner:
+    """A named partner's own user confirms (or declines) joining the application."""
+    row = session.exec(
+        select(ApplicationPartner).where(
+            ApplicationPartner.application_id == application_id,
+            ApplicationPartner.organization_id == (viewer.organization_id or -1),
+        )
+    ).first()
+    if row is None:
+        raise NotFound("申请不存在")
+    application = session.get(Application, application_id)
+    if application is None or application.status in ("awarded", "not_selected"):
+        raise Conflict("该申请已有评审结论")
+    row.status = "confirmed" if confirm else "declined"
+    row.decided_by = viewer.user_id
+    row.decided_at = utcnow()
+    session.add(row)
+    partner = session.get(Organization, row.organization_id)
+    notify_org(
+        session, application.organization_id, "challenge.partner",
+        f"「{partner.name if partner else '联合申请单位'}」" + ("已确认联合申请" if confirm else "拒绝了联合申请"),
+        f"/applications/{application_id}",
+    )  # fmt: skip
+    services.audit(
+        session=session,
+        action="challenge.partner_" + ("confirm" if confirm else "decline"),
+        actor_id=viewer.user_id,
+        object_type="application",
+        object_id=application_id,
+    )
+    return row
 
 
 def withdraw_application(session: Session, viewer: Viewer, application: Application) -> None:
@@ -696,6 +795,16 @@ def application_for(
         raise NotFound("申请不存在")
     if viewer.organization_id is not None and viewer.organization_id == application.organization_id:
         return application, challenge
+    if (
+        viewer.organization_id is not None
+        and session.exec(
+            select(ApplicationPartner).where(
+                ApplicationPartner.application_id == application.id,
+                ApplicationPartner.organization_id == viewer.organization_id,
+            )
+        ).first()
+    ):
+        return application, challenge  # a named partner reads what it is asked to join
     if application.status != "draft" and can_manage(viewer, challenge):
         return application, challenge
     if (
@@ -851,25 +960,39 @@ def experts(session: Session) -> list[User]:
 
 def conflicts(session: Session, expert: User, application: Application) -> list[str]:
     """Why `expert` may not review `application` (empty when there is no conflict of interest):
-    the same organization, a lead or a joint application with the applicant in the last three
-    years, or a conflict the expert declared."""
-    applicant_orgs = {application.organization_id, *application.partner_ids}
+    the same organization as the applicant, a confirmed partner or the publisher, a lead or a
+    joint application with them in the last three years, or a conflict the expert declared.
+    Partners count only once they confirmed (an unconfirmed name blocks nobody)."""
+    challenge = session.get(Challenge, application.challenge_id)
+    publisher = challenge.publisher_id if challenge else None
+    applicant_orgs = {application.organization_id, *confirmed_partner_ids(session, application)}
     reasons: list[str] = []
     names = {
         o.id: o.name
-        for o in session.exec(select(Organization).where(col(Organization.id).in_(applicant_orgs)))
+        for o in session.exec(
+            select(Organization).where(col(Organization.id).in_(applicant_orgs | {publisher or -1}))
+        )
     }
     mine = expert.organization_id
     if mine is not None and mine in applicant_orgs:
         reasons.append(f"专家就职于申请单位「{names.get(mine, mine)}」")
+    if mine is not None and mine == publisher:
+        reasons.append(f"专家就职于发榜单位「{names.get(mine, mine)}」")
+    applicant_orgs_and_publisher = applicant_orgs | ({publisher} if publisher else set())
     since = utcnow() - dt.timedelta(days=365 * COI_YEARS)
     if mine is not None and mine not in applicant_orgs:
         lead = session.exec(
             select(Lead).where(
                 col(Lead.created_at) >= since,
                 or_(
-                    and_(col(Lead.supplier_id) == mine, col(Lead.demander_id).in_(applicant_orgs)),
-                    and_(col(Lead.demander_id) == mine, col(Lead.supplier_id).in_(applicant_orgs)),
+                    and_(
+                        col(Lead.supplier_id) == mine,
+                        col(Lead.demander_id).in_(applicant_orgs_and_publisher),
+                    ),
+                    and_(
+                        col(Lead.demander_id) == mine,
+                        col(Lead.supplier_id).in_(applicant_orgs_and_publisher),
+                    ),
                 ),
             )
         ).first()
@@ -883,7 +1006,10 @@ def conflicts(session: Session, expert: User, application: Application) -> list[
                 Application.status != "draft",
             )
         ):
-            together = {other_app.organization_id, *other_app.partner_ids}
+            together = {
+                other_app.organization_id,
+                *confirmed_partner_ids(session, other_app),
+            }
             shared = together & applicant_orgs
             if mine in together and shared:
                 reasons.append(
@@ -893,7 +1019,7 @@ def conflicts(session: Session, expert: User, application: Application) -> list[
     declared = session.exec(
         select(ExpertConflict).where(
             ExpertConflict.expert_id == expert.id,
-            col(ExpertConflict.organization_id).in_(applicant_orgs),
+            col(ExpertConflict.organization_id).in_(applicant_orgs_and_publisher),
         )
     ).first()
     if declared is not None:
@@ -910,7 +1036,10 @@ def assign_expert(
     """Organizers assign experts; a conflicted assignment is refused with its reasons."""
     require_staff(viewer)
     challenge = session.get(Challenge, application.challenge_id)
-    if challenge is None or application.status not in ("submitted", "under_review"):
+    if challenge is None:
+        raise NotFound("申请不存在")
+    require_organizer(viewer, challenge)
+    if application.status not in ("submitted", "under_review"):
         raise Conflict("只能为已提交的申请分配评审专家")
     expert = session.get(User, expert_id)
     if expert is None or not expert.is_active or not expert.expertise.strip():
@@ -1002,7 +1131,7 @@ def declare_conflict(
         application = session.get(Application, assignment.application_id)
         if application and organization_id in {
             application.organization_id,
-            *application.partner_ids,
+            *confirmed_partner_ids(session, application),
         }:
             session.delete(assignment)
     return row
@@ -1107,7 +1236,7 @@ def award(
     note: str = "",
 ) -> Application:
     """Record the decision: the winner, the award, its milestones; the others are told."""
-    require_staff(viewer)
+    require_organizer(viewer, challenge)
     if challenge.status not in ("open", "reviewing"):
         raise Conflict("该榜单已有评审结论")
     application = session.get(Application, application_id)
@@ -1160,21 +1289,18 @@ def award(
                 amount=m.get("amount"),
             )
         )
-    lead = Lead(
+    open_lead(
+        session=session,
         supplier_id=application.organization_id,
         demander_id=challenge.publisher_id,
-        stage="signed",
         source="challenge",
-        contract_amount=amount,
+        stage="signed",
+        consent=f"揭榜挂帅「{challenge.title}」：揭榜方申请、发榜方确定揭榜",
+        actor_id=viewer.user_id,
+        supplier_user_id=application.created_by,
+        demander_user_id=challenge.created_by,  # ignored unless a user of the publisher
+        amount=amount,
     )
-    session.add(lead)
-    session.flush()
-    session.add(
-        LeadEvent(
-            lead_id=pk(lead), to_stage="signed", actor_id=viewer.user_id,
-            note=f"揭榜挂帅「{challenge.title}」", amount=amount,
-        )
-    )  # fmt: skip
     notify_org(
         session, application.organization_id, "challenge.decision",
         f"恭喜：揭榜「{challenge.title}」成功，经费 {amount:g} 万元", f"/applications/{application.id}",

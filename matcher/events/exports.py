@@ -1,16 +1,22 @@
-"""What an event hands out: agendas (Excel, iCalendar), run sheets, the grid, meeting briefs."""
+"""What an event hands out: agendas (Excel, iCalendar), run sheets, the grid, meeting briefs.
+
+Every output is made for one viewer: reasons and briefs name a need only when that viewer may
+see it (`matcher.events.reasons`, `matcher.access.need_projection`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from matcher.access import NeedProjection, Viewer, can_see_need, need_projection
 from matcher.catalog.exporter import neutralize
 from matcher.events.models import Event, Meeting, Participant
+from matcher.events.reasons import Reasons
 from matcher.events.service import Slot, event_slots, event_tables, meetings_of, participants
 from matcher.models import Need, Organization, Technology, pk
 
@@ -43,13 +49,17 @@ def names(
     return people, orgs, tables
 
 
-def agenda(session: Session, event: Event, participant: Participant) -> list[AgendaRow]:
+def agenda(
+    session: Session, event: Event, participant: Participant, viewer: Viewer
+) -> list[AgendaRow]:
     slots = event_slots(session, pk(event))
     people, orgs, tables = names(session, event)
+    mine = [
+        m for m in meetings_of(session, pk(event)) if pk(participant) in (m.demand_id, m.supply_id)
+    ]
+    reasons = Reasons(session, viewer).load(mine)
     rows = []
-    for m in meetings_of(session, pk(event)):
-        if pk(participant) not in (m.demand_id, m.supply_id):
-            continue
+    for m in mine:
         other = people[m.supply_id if m.demand_id == pk(participant) else m.demand_id]
         rows.append(
             AgendaRow(
@@ -58,13 +68,30 @@ def agenda(session: Session, event: Event, participant: Participant) -> list[Age
                 m,
                 orgs[other.organization_id],
                 other.group,
-                m.reason,
+                reasons.of(m),
             )
         )
     return sorted(rows, key=lambda r: r.slot.index)
 
 
-def agenda_xlsx(session: Session, event: Event, who: list[Participant]) -> bytes:
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """A worksheet name Excel accepts: none of [ ] : * ? / or a backslash, at most 31 characters, not
+    starting or ending with an apostrophe, unique in the workbook (case-insensitively)."""
+    base = _SHEET_FORBIDDEN.sub("-", name).strip("'").strip() or "参会方"
+    base = base[:28]
+    title, n = base, 1
+    while title.lower() in taken:
+        n += 1
+        suffix = f"({n})"
+        title = base[: 31 - len(suffix)] + suffix
+    taken.add(title.lower())
+    return title
+
+
+def agenda_xlsx(session: Session, event: Event, who: list[Participant], viewer: Viewer) -> bytes:
     """One sheet per participant (or one participant): time, table, counterpart, why."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -72,9 +99,12 @@ def agenda_xlsx(session: Session, event: Event, who: list[Participant]) -> bytes
     _, orgs, _ = names(session, event)
     workbook = Workbook()
     workbook.remove(workbook.active)  # type: ignore[arg-type]
+    taken: set[str] = set()
     for participant in who:
-        title = orgs[participant.organization_id].name[:28].replace("/", "-")
-        sheet = workbook.create_sheet(title=title or str(pk(participant)))
+        label = orgs[participant.organization_id].name + (
+            f" {participant.team}" if participant.team else ""
+        )
+        sheet = workbook.create_sheet(title=sheet_title(label, taken))
         sheet.append(
             [neutralize(f"{event.name} · {orgs[participant.organization_id].name} 的洽谈日程")]
         )
@@ -86,7 +116,7 @@ def agenda_xlsx(session: Session, event: Event, who: list[Participant]) -> bytes
         sheet.append(["时间", "桌位", "洽谈对象", "匹配理由"])
         for cell in sheet[4]:
             cell.font = Font(bold=True)
-        for row in agenda(session, event, participant):
+        for row in agenda(session, event, participant, viewer):
             sheet.append(
                 [
                     row.slot.label,
@@ -106,6 +136,9 @@ def agenda_xlsx(session: Session, event: Event, who: list[Participant]) -> bytes
 
 
 def _ics_text(value: str) -> str:
+    """RFC 5545 TEXT: backslash, semicolon and comma escaped; every line break (CRLF, CR or
+    LF) becomes the two characters \\n, so no text can start a line of its own."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
@@ -127,7 +160,12 @@ def _fold(line: str) -> str:
 
 
 def agenda_ics(
-    session: Session, event: Event, participant: Participant, *, host: str = "duijie"
+    session: Session,
+    event: Event,
+    participant: Participant,
+    viewer: Viewer,
+    *,
+    host: str = "duijie",
 ) -> bytes:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = [
@@ -147,7 +185,8 @@ def agenda_ics(
         "END:STANDARD",
         "END:VTIMEZONE",
     ]
-    for row in agenda(session, event, participant):
+    host = re.sub(r"[^A-Za-z0-9.-]", "", host) or "duijie"
+    for row in agenda(session, event, participant, viewer):
         start = dt.datetime.combine(row.slot.day, row.slot.start)
         end = dt.datetime.combine(row.slot.day, row.slot.end)
         lines += [
@@ -181,17 +220,20 @@ def run_sheet(session: Session, event: Event, table_id: int) -> list[dict[str, A
     return sorted(out, key=lambda r: r["slot"].index)
 
 
-def grid(session: Session, event: Event) -> dict[str, Any]:
+def grid(session: Session, event: Event, viewer: Viewer) -> dict[str, Any]:
     """Slots × tables, each cell the meeting there (for the organizer's overview)."""
     slots = event_slots(session, pk(event))
     tables = event_tables(session, pk(event))
     people, orgs, _ = names(session, event)
+    meetings = meetings_of(session, pk(event))
+    reasons = Reasons(session, viewer).load(meetings)
     cells: dict[tuple[int, int], dict[str, Any]] = {}
-    for m in meetings_of(session, pk(event)):
+    for m in meetings:
         cells[(m.slot, m.table_id or 0)] = {
             "meeting": m,
             "demand": orgs[people[m.demand_id].organization_id].name,
             "supply": orgs[people[m.supply_id].organization_id].name,
+            "reason": reasons.of(m),
         }
     return {"slots": slots, "tables": tables, "cells": cells}
 
@@ -201,25 +243,34 @@ def grid(session: Session, event: Event) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def brief(session: Session, event: Event, meeting: Meeting) -> dict[str, Any]:
+def brief(session: Session, event: Event, meeting: Meeting, viewer: Viewer) -> dict[str, Any]:
+    """The one-page brief of a meeting, as this viewer may read it: the need it was arranged on
+    (or the demand side's first need the viewer may see), the result, the checks between them."""
     people, orgs, tables = names(session, event)
     demand, supply = people[meeting.demand_id], people[meeting.supply_id]
-    needs = list(session.exec(select(Need).where(col(Need.id).in_(demand.need_ids or [-1]))))
-    techs = list(
-        session.exec(
-            select(Technology).where(col(Technology.id).in_(supply.technology_ids or [-1]))
-        )
-    )
-    need = needs[0] if needs else None
-    tech = techs[0] if techs else None
-    for candidate_need in needs:  # the pair the match was made on comes first
-        if candidate_need.title in meeting.reason:
-            need = candidate_need
-    for candidate_tech in techs:
-        if candidate_tech.title in meeting.reason:
-            tech = candidate_tech
+    need_row = session.get(Need, meeting.need_id) if meeting.need_id else None
+    if need_row is None:
+        for candidate in session.exec(
+            select(Need)
+            .where(col(Need.id).in_(demand.need_ids or [-1]), Need.status == "published")
+            .order_by(col(Need.id))
+        ):
+            if can_see_need(candidate, viewer):
+                need_row = candidate
+                break
+    tech = session.get(Technology, meeting.technology_id) if meeting.technology_id else None
+    if tech is None or tech.status != "published":
+        tech = session.exec(
+            select(Technology)
+            .where(
+                col(Technology.id).in_(supply.technology_ids or [-1]),
+                Technology.status == "published",
+            )
+            .order_by(col(Technology.id))
+        ).first()
+    need = need_projection(need_row, viewer) if need_row is not None else None
     checks = []
-    if tech is not None and need is not None:
+    if tech is not None and need is not None and need.visible:
         if need.min_trl:
             ok = tech.trl >= need.min_trl
             checks.append(
@@ -234,12 +285,14 @@ def brief(session: Session, event: Event, meeting: Meeting) -> dict[str, Any]:
             ok = tech.price is None or tech.price <= need.budget
             price = "面议" if tech.price is None else f"{tech.price:g} 万元"
             checks.append(("价格", ok, f"成果报价 {price}，需求预算 {need.budget:g} 万元"))
+    if tech is not None:
         checks.append(("合作方式", True, "、".join(tech.cooperation_modes) or "—"))
         ip = "；".join(f"{i['type']} {i['number']}" for i in tech.ip_items) or "暂无登记的知识产权"
         checks.append(("知识产权", bool(tech.ip_items), ip))
     return {
         "event": event,
         "meeting": meeting,
+        "reason": Reasons(session, viewer).of(meeting),
         "slot": event_slots(session, pk(event))[meeting.slot],
         "table": tables.get(meeting.table_id or 0, ""),
         "demand_org": orgs[demand.organization_id],
@@ -251,7 +304,7 @@ def brief(session: Session, event: Event, meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def suggested_questions(need: Need | None, tech: Technology | None) -> list[str]:
+def suggested_questions(need: NeedProjection | None, tech: Technology | None) -> list[str]:
     """Three questions worth asking, from the gaps between the need and the result."""
     questions: list[str] = []
     if tech is not None and need is not None and need.min_trl and tech.trl < need.min_trl:
@@ -276,7 +329,8 @@ def suggested_questions(need: Need | None, tech: Technology | None) -> list[str]
         questions.append("许可的范围（地域、行业、独占或普通）和费用结构如何约定？")
     if need is not None:
         questions.append(
-            f"企业方：对「{need.title}」的验收标准是什么？现场能提供哪些数据和试验条件？"
+            (f"企业方：对「{need.title}」" if need.visible else "企业方：对这项需求")
+            + "的验收标准是什么？现场能提供哪些数据和试验条件？"
         )
     questions.append("双方各自投入的人员与分工、知识产权归属和保密安排如何约定？")
     return questions[:3]

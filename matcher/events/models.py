@@ -96,7 +96,12 @@ class Participant(SQLModel, table=True):
     unavailable: list[int] = Field(default_factory=list, sa_type=JSON)  # slot indices
     technology_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     need_ids: list[int] = Field(default_factory=list, sa_type=JSON)
-    invite_reason: str = Field(default="", sa_type=Text)
+    invite_reason: str = Field(default="", sa_type=Text)  # the organizer's own words
+    # the pairing the planner invited it for, as ids (rendered per viewer, like a meeting's)
+    invite_need_id: int | None = Field(default=None, foreign_key="need.id", ondelete="SET NULL")
+    invite_technology_id: int | None = Field(
+        default=None, foreign_key="technology.id", ondelete="SET NULL"
+    )
     invited_at: dt.datetime = Field(default_factory=utcnow)
     registered_at: dt.datetime | None = None
     checked_in_at: dt.datetime | None = None
@@ -114,6 +119,10 @@ class MeetingRequest(SQLModel, table=True):
 
 
 class Meeting(SQLModel, table=True):
+    """One 1:1 meeting. Why it was arranged is stored as ids and a score (`need_id`,
+    `technology_id`, `basis`), never as text: the reason is rendered for each viewer, so a need
+    the viewer may not see is never quoted (see `matcher.events.reasons`)."""
+
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True, ondelete="CASCADE")
     demand_id: int = Field(foreign_key="participant.id", index=True)
@@ -122,14 +131,39 @@ class Meeting(SQLModel, table=True):
     table_id: int | None = Field(default=None, foreign_key="eventtable.id")
     status: str = Field(default="draft", max_length=20)
     score: float = 0.0
-    reason: str = Field(default="", sa_type=Text)
+    basis: str = Field(default="match", max_length=20)  # match / industry / organizer
+    need_id: int | None = Field(default=None, foreign_key="need.id", ondelete="SET NULL")
+    technology_id: int | None = Field(
+        default=None, foreign_key="technology.id", ondelete="SET NULL"
+    )
     must: bool = False
-    rating: str | None = Field(default=None, max_length=20)
-    outcome: str | None = Field(default=None, max_length=20)
-    amount: float | None = None
-    notes: str = Field(default="", sa_type=Text)
     lead_id: int | None = Field(default=None, foreign_key="lead.id")
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+MEETING_BASES = {"match": "平台匹配", "industry": "行业相关", "organizer": "组织方安排"}
+FEEDBACK_SIDES = {"demand": "需求方", "supply": "成果方", "organizer": "组织方"}
+
+
+class MeetingFeedback(SQLModel, table=True):
+    """What one side says about a meeting (its own rating, outcome and notes), or what the
+    organizer recorded. A side never writes the other side's row. A signed contract stated by
+    one side is a claim until the other side (or the organizer) states it too; contacts are
+    shared only when both sides agreed (`share_contact`) or the organizer recorded consent."""
+
+    __table_args__ = (UniqueConstraint("meeting_id", "side"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
+    side: str = Field(max_length=20)  # demand / supply / organizer
+    status: str = Field(max_length=20)  # held / no_show
+    rating: str | None = Field(default=None, max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    amount: float | None = None  # 万元, with outcome "signed"
+    notes: str = Field(default="", sa_type=Text)
+    share_contact: bool = False
+    recorded_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class FollowUp(SQLModel, table=True):

@@ -11,10 +11,11 @@ from sqlalchemy import or_
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from matcher import leads, services
+from matcher import services
 from matcher.access import Viewer
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from matcher.events import scheduling
+from matcher.events.access import get_event, my_participant, require_organizer
 from matcher.events.models import (
     Event,
     EventSession,
@@ -24,8 +25,12 @@ from matcher.events.models import (
     MeetingRequest,
     Participant,
 )
-from matcher.models import Lead, LeadEvent, Need, Organization, Technology, pk, utcnow
+from matcher.events.reasons import Reasons
+from matcher.models import Need, Organization, Technology, pk, utcnow
+from matcher.notifications import notify_org, notify_org_rendered
 from matcher.text import need_text
+
+__all__ = ["get_event", "my_participant", "require_organizer"]  # re-exported for callers
 
 FOLLOW_UP_MONTHS = (1, 3, 6)
 
@@ -97,24 +102,6 @@ def event_tables(session: Session, event_id: int) -> list[EventTable]:
 # --------------------------------------------------------------------------------------------
 # setup
 # --------------------------------------------------------------------------------------------
-
-
-def require_organizer(viewer: Viewer, event: Event | None = None) -> None:
-    if not viewer.is_staff:
-        raise Forbidden("仅活动组织方可以操作")
-    if (
-        event is not None
-        and not viewer.is_admin
-        and event.organizer_id not in (None, viewer.organization_id)
-    ):
-        raise NotFound("活动不存在")
-
-
-def get_event(session: Session, event_id: int) -> Event:
-    event = session.get(Event, event_id)
-    if event is None:
-        raise NotFound("活动不存在")
-    return event
 
 
 def create_event(
@@ -204,8 +191,10 @@ def create_event(
 
 @dataclass
 class PairValue:
+    """How well two sides match, and on which need and result (ids; see `reasons`)."""
+
     score: float
-    reason: str
+    basis: str  # match (a need ↔ a result) / industry (the enterprise's industry ↔ a result)
     need_id: int | None
     technology_id: int | None
 
@@ -260,23 +249,8 @@ def side_values(
                 for supply_key in owner_of_tech[item.id]:
                     key = (side.key, supply_key)
                     if key not in values or values[key].score < score:
-                        values[key] = PairValue(round(score, 4), "", need_id, item.id)
-    tech_ids = {v.technology_id for v in values.values() if v.technology_id}
-    need_ids = {v.need_id for v in values.values() if v.need_id}
-    tech_titles = dict(
-        session.exec(
-            select(Technology.id, Technology.title).where(col(Technology.id).in_(tech_ids or {-1}))
-        ).all()
-    )
-    need_titles = dict(
-        session.exec(select(Need.id, Need.title).where(col(Need.id).in_(need_ids or {-1}))).all()
-    )
-    for value in values.values():
-        tech = tech_titles.get(value.technology_id, "")
-        if value.need_id:
-            value.reason = f"需求《{need_titles.get(value.need_id, '')}》↔ 成果《{tech}》"
-        else:
-            value.reason = f"行业相关成果《{tech}》"
+                        basis = "match" if need_id is not None else "industry"
+                        values[key] = PairValue(round(score, 4), basis, need_id, item.id)
     return values
 
 
@@ -348,7 +322,9 @@ class InviteSuggestion:
     organization: Organization
     group: str
     gain: float
-    reason: str
+    pairs: int  # strong pairs it would form with those already chosen
+    partner: Organization  # the other side of its best pair
+    best: PairValue  # its best pair (ids; rendered per viewer)
 
 
 def plan_invitations(
@@ -433,12 +409,19 @@ def plan_invitations(
         (chosen_d if group == "demand" else chosen_s).add(org)
         (pool_d if group == "demand" else pool_s).remove(org)
         top = max(pairs, key=lambda p: strong[p].score)
-        other = orgs[top[1] if group == "demand" else top[0]].name
-        reason = (
-            f"可与 {len(pairs)} 家单位形成高价值洽谈；最佳：与「{other}」—— {strong[top].reason}"
+        other = orgs[top[1] if group == "demand" else top[0]]
+        suggestions.append(
+            InviteSuggestion(orgs[org], group, round(g, 3), len(pairs), other, strong[top])
         )
-        suggestions.append(InviteSuggestion(orgs[org], group, round(g, 3), reason))
     return suggestions
+
+
+def suggestion_reason(reasons: Reasons, suggestion: InviteSuggestion) -> str:
+    """The planner's reason, as the viewer of `reasons` may read it."""
+    return (
+        f"可与 {suggestion.pairs} 家单位形成高价值洽谈；最佳：与「{suggestion.partner.name}」—— "
+        + reasons.of(suggestion.best)
+    )
 
 
 def invite(
@@ -447,14 +430,22 @@ def invite(
     event: Event,
     organization_id: int,
     group: str,
-    reason: str = "",
+    note: str = "",
+    *,
+    need_id: int | None = None,
+    technology_id: int | None = None,
 ) -> Participant:
+    """Invite an organization. `note` is the organizer's own message; the planner's pairing
+    (`need_id`, `technology_id`) is kept as ids and told to each invitee's user in words that
+    user may read."""
     require_organizer(viewer, event)
     if group not in ("demand", "supply"):
         raise ValidationFailed("分组应为需求方或成果方")
     org = session.get(Organization, organization_id)
     if org is None:
         raise NotFound("单位不存在")
+    if org.status != "active":
+        raise Conflict("该单位已被暂停使用，不能邀请")
     existing = session.exec(
         select(Participant).where(
             Participant.event_id == event.id, Participant.organization_id == organization_id
@@ -466,18 +457,30 @@ def invite(
         event_id=pk(event),
         organization_id=organization_id,
         group=group,
-        invite_reason=reason[:1000],
+        invite_reason=note.strip()[:1000],
+        invite_need_id=need_id if need_id and session.get(Need, need_id) else None,
+        invite_technology_id=technology_id
+        if technology_id and session.get(Technology, technology_id)
+        else None,
     )
     session.add(participant)
     session.flush()
-    leads.notify_org(
-        session,
-        organization_id,
-        "event.invite",
-        f"诚邀贵单位参加「{event.name}」：{reason}"[:480],
-        f"/events/{event.id}/me",
-    )
+
+    def text(member: Viewer) -> str:
+        return f"诚邀贵单位参加「{event.name}」：" + invitation_reason(session, member, participant)
+
+    notify_org_rendered(session, organization_id, "event.invite", text, f"/events/{event.id}/me")
     return participant
+
+
+def invitation_reason(session: Session, viewer: Viewer, participant: Participant) -> str:
+    """Why the organizer invited this participant, in words the viewer may read."""
+    bits = []
+    if participant.invite_need_id or participant.invite_technology_id:
+        bits.append("平台匹配：" + Reasons(session, viewer).of(participant))
+    if participant.invite_reason:
+        bits.append(participant.invite_reason)
+    return "；".join(bits) or "期待您的参与"
 
 
 def register(session: Session, viewer: Viewer, event: Event, *, accept: bool = True) -> Participant:
@@ -522,16 +525,6 @@ def register(session: Session, viewer: Viewer, event: Event, *, accept: bool = T
     session.add(participant)
     session.flush()
     return participant
-
-
-def my_participant(session: Session, viewer: Viewer, event: Event) -> Participant | None:
-    if viewer.organization_id is None:
-        return None
-    return session.exec(
-        select(Participant).where(
-            Participant.event_id == event.id, Participant.organization_id == viewer.organization_id
-        )
-    ).first()
 
 
 def participants(
@@ -685,7 +678,9 @@ def generate_schedule(
                 slot=m.slot,
                 table_id=tables[m.table].id,
                 score=round(value.score if value else 0.0, 4),
-                reason=value.reason if value else "组织方安排",
+                basis=value.basis if value else "organizer",
+                need_id=value.need_id if value else None,
+                technology_id=value.technology_id if value else None,
                 must=m.must,
             )
         )
@@ -887,7 +882,7 @@ def add_meeting(
         supply_id=supply_id,
         slot=slot,
         table_id=table_id,
-        reason="组织方安排",
+        basis="organizer",
     )
     problem = _over_cap(session, event, [people[demand_id], people[supply_id]]) or _conflicts(
         session, event, meeting, set()
@@ -922,7 +917,7 @@ def publish(session: Session, viewer: Viewer, event: Event) -> None:
     event.status = "published"
     session.add(event)
     for p in participants(session, pk(event), active_only=True):
-        leads.notify_org(
+        notify_org(
             session,
             p.organization_id,
             "event.agenda",
@@ -965,90 +960,6 @@ def check_in(session: Session, viewer: Viewer, event: Event, participant_id: int
     return participant
 
 
-def record_outcome(
-    session: Session,
-    viewer: Viewer,
-    event: Event,
-    meeting_id: int,
-    *,
-    status: str,
-    rating: str | None = None,
-    outcome: str | None = None,
-    amount: float | None = None,
-    notes: str = "",
-) -> Meeting:
-    """Held / no-show, a rating, an outcome; a held meeting rated positively starts a Lead and
-    schedules follow-up reminders 1, 3 and 6 months after the event."""
-    from matcher.events.models import MEETING_STATUSES, OUTCOMES, RATINGS
-
-    meeting = _meeting(session, event, meeting_id)
-    people = {pk(p): p for p in participants(session, pk(event))}
-    side_orgs = {
-        people[meeting.demand_id].organization_id,
-        people[meeting.supply_id].organization_id,
-    }
-    if viewer.is_staff:
-        require_organizer(viewer, event)
-    elif viewer.organization_id not in side_orgs:
-        raise NotFound("洽谈不存在")
-    if status not in ("held", "no_show") or status not in MEETING_STATUSES:
-        raise ValidationFailed("状态应为已进行或未到场")
-    if rating is not None and rating not in RATINGS:
-        raise ValidationFailed("未知的评价")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise ValidationFailed("未知的结果")
-    if outcome == "signed" and amount is None:
-        raise ValidationFailed("签约需填写金额（万元）")
-    if amount is not None and amount < 0:
-        raise ValidationFailed("金额不能为负数")
-    meeting.status, meeting.rating, meeting.outcome, meeting.amount = (
-        status,
-        rating,
-        outcome,
-        amount,
-    )
-    meeting.notes = notes.strip()[:2000]
-    meeting.updated_at = utcnow()
-    positive = status == "held" and (rating in ("useful", "promising") or outcome is not None)
-    if positive and meeting.lead_id is None:
-        supplier = people[meeting.supply_id].organization_id
-        demander = people[meeting.demand_id].organization_id
-        stage = (
-            "signed"
-            if outcome == "signed"
-            else "negotiation"
-            if rating == "promising" or outcome == "intent"
-            else "interest"
-        )
-        lead = Lead(
-            supplier_id=supplier,
-            demander_id=demander,
-            stage=stage,
-            source="event",
-            contract_amount=amount,
-        )
-        session.add(lead)
-        session.flush()
-        session.add(
-            LeadEvent(
-                lead_id=pk(lead),
-                to_stage=stage,
-                actor_id=viewer.user_id,
-                note=f"来自「{event.name}」的洽谈",
-                amount=amount,
-            )
-        )
-        meeting.lead_id = lead.id
-        for months in FOLLOW_UP_MONTHS:
-            session.add(
-                FollowUp(
-                    meeting_id=pk(meeting), months=months, due_on=_add_months(event.ends_on, months)
-                )
-            )
-    session.add(meeting)
-    return meeting
-
-
 def _add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year = day.year + month // 12
@@ -1072,7 +983,7 @@ def send_due_follow_ups(session: Session, today: dt.date | None = None) -> int:
         for pid in (meeting.demand_id, meeting.supply_id):
             participant = session.get(Participant, pid)
             if participant is not None:
-                leads.notify_org(
+                notify_org(
                     session, participant.organization_id, "event.follow_up",
                     f"「{event.name if event else ''}」洽谈 {follow.months} 个月回访：进展如何？请更新对接线索",
                     f"/leads/{meeting.lead_id}" if meeting.lead_id else "/interests",
@@ -1080,57 +991,3 @@ def send_due_follow_ups(session: Session, today: dt.date | None = None) -> int:
         follow.sent_at = utcnow()
         session.add(follow)
     return len(due)
-
-
-def report(session: Session, event: Event) -> dict[str, Any]:
-    """Figures for the event report: meetings held, ratings, outcomes by field and by institute."""
-    from matcher.events.models import OUTCOMES, RATINGS
-
-    meetings = list(session.exec(select(Meeting).where(Meeting.event_id == event.id)))
-    people = {pk(p): p for p in participants(session, pk(event))}
-    orgs = {
-        o.id: o
-        for o in session.exec(
-            select(Organization).where(
-                col(Organization.id).in_({p.organization_id for p in people.values()})
-            )
-        )
-    }
-    held = [m for m in meetings if m.status == "held"]
-    ratings = {label: sum(1 for m in held if m.rating == code) for code, label in RATINGS.items()}
-    outcomes = {
-        label: sum(1 for m in held if m.outcome == code) for code, label in OUTCOMES.items()
-    }
-    by_institute: dict[str, dict[str, int]] = defaultdict(lambda: {"held": 0, "positive": 0})
-    by_field: dict[str, dict[str, int]] = defaultdict(lambda: {"held": 0, "positive": 0})
-    tech_fields: dict[int, str] = {}
-    for p in people.values():
-        if p.group == "supply" and p.technology_ids:
-            fields = session.exec(
-                select(Technology.field).where(col(Technology.id).in_(p.technology_ids))
-            ).all()
-            if fields:
-                tech_fields[pk(p)] = max(set(fields), key=list(fields).count)
-    for m in held:
-        name = orgs[people[m.supply_id].organization_id].name if m.supply_id in people else "?"
-        positive = m.rating in ("useful", "promising") or m.outcome is not None
-        by_institute[name]["held"] += 1
-        by_institute[name]["positive"] += int(positive)
-        field = tech_fields.get(m.supply_id, "其他")
-        by_field[field]["held"] += 1
-        by_field[field]["positive"] += int(positive)
-    return {
-        "scheduled": len([m for m in meetings if m.status != "cancelled"]),
-        "held": len(held),
-        "no_show": sum(1 for m in meetings if m.status == "no_show"),
-        "ratings": ratings,
-        "outcomes": outcomes,
-        "signed_amount": sum(m.amount or 0 for m in held if m.outcome == "signed"),
-        "by_institute": dict(sorted(by_institute.items(), key=lambda kv: -kv[1]["held"])[:15]),
-        "by_field": dict(sorted(by_field.items(), key=lambda kv: -kv[1]["held"])),
-        "participants": {
-            "demand": sum(1 for p in people.values() if p.group == "demand"),
-            "supply": sum(1 for p in people.values() if p.group == "supply"),
-        },
-        "checked_in": sum(1 for p in people.values() if p.status == "checked_in"),
-    }

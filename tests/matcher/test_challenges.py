@@ -16,7 +16,7 @@ from matcher.access import Viewer
 from matcher.catalog import import_catalog
 from matcher.challenges import indicators as ind
 from matcher.challenges import service
-from matcher.challenges.models import Application, Challenge
+from matcher.challenges.models import Application, ApplicationPartner, Challenge
 from matcher.config import get_settings, reset_settings
 from matcher.db import session_scope
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -194,9 +194,12 @@ def test_publish_find_invite_apply_review_award(world) -> None:  # type: ignore[
             ),
             submit=True,
         )  # fmt: skip
-        assert application.status == "submitted" and application.partner_ids == [
-            ids["南海材料研究院"]
-        ]
+        # a named partner is asked; it counts only once it confirmed
+        named = service.partners_of(session, application)
+        assert application.status == "submitted" and [
+            (p.organization_id, p.status) for p in named
+        ] == [(ids["南海材料研究院"], "invited")]
+        assert service.confirmed_partner_ids(session, application) == set()
         pdf = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
         row = service.add_attachment(
             session,
@@ -241,6 +244,16 @@ def test_publish_find_invite_apply_review_award(world) -> None:  # type: ignore[
                 service.ApplicationIn(team="t", leader="l", approach="x" * 60, budget=1, milestones=[{"title": "m"}]),
                 submit=True,
             )  # fmt: skip
+
+    # the named partner confirms (only its own users can)
+    with session_scope(engine) as session:
+        with pytest.raises(NotFound):
+            service.decide_partnership(
+                session, _viewer(session, ids, "yx@example.cn"), application_id, confirm=True
+            )
+        service.decide_partnership(
+            session, _viewer(session, ids, "e-lead@example.cn"), application_id, confirm=True
+        )
 
     # review: conflicts of interest are refused with the reason
     with session_scope(engine) as session:
@@ -369,10 +382,20 @@ def test_a_recent_lead_or_joint_application_is_a_conflict(world) -> None:  # typ
             _challenge_in(title="另一个榜单"),
             publisher_id=ids["鞍辽电池股份有限公司"],
         )
-        session.add(
-            Application(challenge_id=pk(other), organization_id=ids["南海材料研究院"],
-                        partner_ids=[ids["云岫储能研究所"]], status="submitted")
-        )  # fmt: skip
+        joint = Application(
+            challenge_id=pk(other), organization_id=ids["南海材料研究院"], status="submitted"
+        )
+        session.add(joint)
+        session.flush()
+        partner = ApplicationPartner(
+            application_id=pk(joint), organization_id=ids["云岫储能研究所"], status="invited"
+        )
+        session.add(partner)
+        session.flush()
+        # an unconfirmed partner is a name someone typed: it makes no conflict
+        assert service.conflicts(session, expert, application) == []  # type: ignore[arg-type]
+        partner.status = "confirmed"
+        session.add(partner)
         session.flush()
         assert any("联合申报" in r for r in service.conflicts(session, expert, application))  # type: ignore[arg-type]
 

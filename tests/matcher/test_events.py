@@ -16,7 +16,8 @@ from matcher.catalog import import_catalog
 from matcher.config import get_settings, reset_settings
 from matcher.db import session_scope
 from matcher.errors import Conflict, Forbidden
-from matcher.events import exports, scheduling, service
+from matcher import accounts
+from matcher.events import exports, outcomes, scheduling, service
 from matcher.events.models import Event, FollowUp, Meeting, Participant
 from matcher.indexing import IndexManager
 from matcher.matching import Matcher
@@ -75,7 +76,7 @@ def setup(
         for p in service.participants(session, pk(event)):
             service.register(
                 session,
-                Viewer(user_id=1, organization_id=p.organization_id, role="enterprise"),
+                Viewer(user_id=None, organization_id=p.organization_id, role="enterprise"),
                 event,
             )
         event_id = pk(event)
@@ -84,7 +85,16 @@ def setup(
 
 
 def _viewer_of(session, participant: Participant) -> Viewer:  # type: ignore[no-untyped-def]
-    return Viewer(user_id=1, organization_id=participant.organization_id, role="enterprise")
+    return Viewer(user_id=None, organization_id=participant.organization_id, role="enterprise")
+
+
+def _person(session, participant: Participant) -> Viewer:  # type: ignore[no-untyped-def]
+    """A real user of the participant's organization (feedback records who gave it)."""
+    user = accounts.create_user(
+        session=session, email=f"p{participant.id}@example.cn", name=f"联系人{participant.id}",
+        password="pass-123456", role="enterprise", organization_id=participant.organization_id,
+    )  # fmt: skip
+    return Viewer(user_id=user.id, organization_id=participant.organization_id, role="enterprise")
 
 
 def test_slots_skip_breaks(setup) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +128,8 @@ def test_schedule_edit_publish_outcome(setup) -> None:  # type: ignore[no-untype
             pk(supply[1]),
         ) not in pairs
         assert not any(m.supply_id == pk(supply[2]) and m.slot == 0 for m in meetings)
-        assert all(m.reason for m in meetings)
+        # why each meeting was arranged is stored as ids, never as another organization's text
+        assert all(m.basis == "match" and m.need_id and m.technology_id for m in meetings)
 
         # edits that would double-book, overfill a table, or break 不见 are refused
         first, second = meetings[0], meetings[1]
@@ -178,9 +189,9 @@ def test_schedule_edit_publish_outcome(setup) -> None:  # type: ignore[no-untype
             service.move_meeting(session, ORGANIZER, event, pk(first), first.slot, first.table_id)  # type: ignore[arg-type]
 
         # agenda exports
-        agenda = exports.agenda(session, event, demand[0])
-        assert agenda and agenda[0].counterpart.name
-        ics = exports.agenda_ics(session, event, demand[0]).decode()
+        agenda = exports.agenda(session, event, demand[0], ORGANIZER)
+        assert agenda and agenda[0].counterpart.name and "需求《" in agenda[0].reason
+        ics = exports.agenda_ics(session, event, demand[0], ORGANIZER).decode()
         assert (
             ics.startswith("BEGIN:VCALENDAR")
             and "TZID=Asia/Shanghai" in ics
@@ -188,25 +199,39 @@ def test_schedule_edit_publish_outcome(setup) -> None:  # type: ignore[no-untype
         )
         import openpyxl
 
-        wb = openpyxl.load_workbook(io.BytesIO(exports.agenda_xlsx(session, event, [demand[0]])))
+        wb = openpyxl.load_workbook(
+            io.BytesIO(exports.agenda_xlsx(session, event, [demand[0]], ORGANIZER))
+        )
         assert wb.active["A4"].value == "时间"
-        brief = exports.brief(session, event, first)
+        brief = exports.brief(session, event, first, ORGANIZER)
         assert len(brief["questions"]) == 3 and brief["checks"]
 
-        # a positive outcome starts a lead and follow-ups
-        meeting = service.record_outcome(
-            session,
-            ORGANIZER,
-            event,
-            pk(first),
-            status="held",
-            rating="promising",
-            outcome="signed",
-            amount=50,
-        )
-        assert meeting.lead_id is not None
-        assert session.get(Lead, meeting.lead_id).source == "event"  # type: ignore[union-attr]
-        follow = session.exec(select(FollowUp).where(FollowUp.meeting_id == meeting.id)).all()
+        # outcomes: each side about itself; contacts only on both sides' consent; a contract
+        # one side reports is claimed until the other confirms it
+        sides = {p.id: p for p in people}
+        demand_side = _person(session, sides[first.demand_id])
+        supply_side = _person(session, sides[first.supply_id])
+        held_day = event.starts_on  # type: ignore[union-attr]
+        with pytest.raises(Conflict, match="尚未进行"):
+            outcomes.record_feedback(session, demand_side, event, pk(first), status="held")
+        outcomes.record_feedback(
+            session, demand_side, event, pk(first), status="held", rating="promising",
+            outcome="signed", amount=50, share_contact=True, today=held_day,
+        )  # type: ignore[arg-type]  # fmt: skip
+        meeting = session.get(Meeting, pk(first))
+        assert meeting.lead_id is None  # type: ignore[union-attr]
+        assert outcomes.report(session, event)["contracts"] == {"confirmed": 0, "claimed": 1}  # type: ignore[arg-type]
+        outcomes.record_feedback(
+            session, supply_side, event, pk(first), status="held", rating="useful",
+            outcome="signed", amount=40, share_contact=True, today=held_day,
+        )  # type: ignore[arg-type]  # fmt: skip
+        rows = outcomes.feedback_of(session, pk(first))
+        assert rows["demand"].rating == "promising" and rows["supply"].rating == "useful"
+        assert meeting.lead_id is not None  # type: ignore[union-attr]
+        lead = session.get(Lead, meeting.lead_id)  # type: ignore[union-attr]
+        assert lead.source == "event" and lead.stage == "signed" and lead.contract_amount == 40  # type: ignore[union-attr]
+        assert (lead.technology_id, lead.need_id) == (first.technology_id, first.need_id)  # type: ignore[union-attr]
+        follow = session.exec(select(FollowUp).where(FollowUp.meeting_id == meeting.id)).all()  # type: ignore[union-attr]
         assert sorted(f.months for f in follow) == [1, 3, 6]
         sent = service.send_due_follow_ups(session, today=event.ends_on + dt.timedelta(days=40))  # type: ignore[union-attr]
         assert (
@@ -214,11 +239,12 @@ def test_schedule_edit_publish_outcome(setup) -> None:  # type: ignore[no-untype
             and service.send_due_follow_ups(session, today=event.ends_on + dt.timedelta(days=40))
             == 0
         )  # type: ignore[union-attr]
-        report = service.report(session, event)  # type: ignore[arg-type]
+        report = outcomes.report(session, event)  # type: ignore[arg-type]
         assert (
             report["held"] == 1
             and report["outcomes"]["签约"] == 1
-            and report["signed_amount"] == 50
+            and report["signed_amount"] == 40
+            and report["contracts"] == {"confirmed": 1, "claimed": 0}
         )
 
 

@@ -79,6 +79,14 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
+def flash_of(browser: Browser, response) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """Follow a redirect as a browser does; the one-time message it carries: (level, text)."""
+    assert response.status_code == 303, response.text[:300]
+    page = browser.get(response.headers["location"])
+    m = re.search(r'<div class="alert (error|success) flash"[^>]*>(.*?)</div>', page.text, re.S)
+    return (m.group(1), m.group(2).strip()) if m else ("", "")
+
+
 class Browser:
     """A TestClient that remembers the page's CSRF token, like a browser does."""
 
@@ -123,8 +131,8 @@ def browser(client: TestClient) -> Browser:
 def make_browser(web_app):  # type: ignore[no-untyped-def]
     clients: list[TestClient] = []
 
-    def make(who: str | None = None) -> Browser:
-        c = TestClient(web_app)
+    def make(who: str | None = None, *, address: str = "testclient") -> Browser:
+        c = TestClient(web_app, client=(address, 50000))
         c.__enter__()
         clients.append(c)
         b = Browser(c)

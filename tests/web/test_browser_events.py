@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
 
     from matcher.db import session_scope
     from matcher.demo.users import demo_email
-    from matcher.events.models import Event, Meeting, Participant
+    from matcher.events.models import Event, EventSession, Meeting, Participant
     from matcher.models import Lead, Organization
 
     base, app, event_id = live_event
@@ -158,15 +159,28 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
             ).first()
         assert ppage.goto(base + f"/events/{event_id}/agenda/{stranger.id}").status == 404  # type: ignore[union-attr]
 
-        # 7. on the day: check-in, outcome (a lead starts), the report
+        # 7. on the day (the event is moved to today): the participant records its own view and
+        # agrees to exchange contacts; the organizer checks in, records the signing it witnessed
+        # and that both sides agreed in person — a lead starts; the report
+        with session_scope(engine) as session:
+            for row in session.exec(select(EventSession).where(EventSession.event_id == event_id)):
+                row.day = dt.date.today()
+                session.add(row)
+        ppage.goto(base + f"/events/{event_id}/me")
+        mine = ppage.locator(f"form[hx-post='/events/{event_id}/meetings/{a.id}/outcome']")
+        mine.locator("select[name=rating]").select_option("promising")
+        mine.locator("input[name=share_contact]").check()
+        mine.locator("button").click()
+        expect(mine.locator("text=已记录")).to_be_visible()
         page.goto(base + f"/events/{event_id}/checkin")
         page.locator("form[hx-post$='/checkin'] button").first.click()
         expect(page.locator("text=已签到").first).to_be_visible()
         outcome = page.locator(f"form[hx-post='/events/{event_id}/meetings/{a.id}/outcome']")
         outcome.locator("select[name=status]").select_option("held")
-        outcome.locator("select[name=rating]").select_option("promising")
         outcome.locator("select[name=result]").select_option("signed")
         outcome.locator("input[name=amount]").fill("120")
+        outcome.locator("input[name=share_contact]").check()
+        outcome.locator("input[name=consent_note]").fill("双方在 1 号桌当面同意交换联系方式")
         outcome.locator("button").click()
         expect(outcome.locator("text=对接线索")).to_be_visible()
         page.goto(base + f"/events/{event_id}/report")

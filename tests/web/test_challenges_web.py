@@ -15,7 +15,7 @@ from matcher import accounts
 from matcher.challenges.models import Application, Challenge, ExpertAssignment
 from matcher.db import session_scope
 from matcher.models import AuditLog, Organization, User
-from tests.web.conftest import PASSWORD, USERS
+from tests.web.conftest import PASSWORD, USERS, flash_of
 
 DEADLINE = (dt.date.today() + dt.timedelta(days=20)).isoformat()
 
@@ -103,14 +103,15 @@ def test_publish_moderate_find_apply_review_award(make_browser, engine: Engine, 
         files={"file": ("技术方案.pdf", pdf, "application/pdf")},
         follow_redirects=False,
     )
-    assert upload.status_code == 303 and "error" not in upload.headers["location"]
+    assert flash_of(univ, upload) == ("success", "附件已上传")
     bad = univ.client.post(
         f"{application_url}/attachments",
         data={"csrf_token": univ.token},
         files={"file": ("技术方案.pdf", b"<html>not a pdf", "application/pdf")},
         follow_redirects=False,
     )
-    assert "error" in bad.headers["location"]
+    level, text = flash_of(univ, bad)
+    assert level == "error" and "不是 .pdf 文件" in text
     page = univ.get(application_url)
     link = re.search(rf'href="({application_url}/attachments/\d+)"', page.text)
     assert link and univ.get(link.group(1)).content == pdf

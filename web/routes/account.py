@@ -9,13 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from matcher import privacy, services
-from matcher.db import session_scope
 from matcher.errors import DomainError
 from matcher.models import User
-from web.deps import CurrentUser
-from web.routes.workspace import _download
+from web.deps import CurrentUser, unit_of_work
+from web.responses import download
 from web.security import SESSION_COOKIE
-from web.templating import render, transaction
+from web.templating import render
 
 router = APIRouter()
 
@@ -27,7 +26,7 @@ def account_page(request: Request, user: CurrentUser) -> HTMLResponse:
 
 @router.get("/account/data.json")
 def my_data(request: Request, user: CurrentUser) -> Response:
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         me = session.get(User, user.id)
         data = privacy.export_user_data(session, me)  # type: ignore[arg-type]
         services.audit(
@@ -35,7 +34,7 @@ def my_data(request: Request, user: CurrentUser) -> Response:
             object_id=user.id,
         )  # fmt: skip
     body = json.dumps(data, ensure_ascii=False, indent=2).encode()
-    return _download(body, f"我的数据-{user.id}.json", "application/json; charset=utf-8")
+    return download(body, f"我的数据-{user.id}.json", "application/json; charset=utf-8")
 
 
 @router.post("/account/delete", response_class=HTMLResponse)
@@ -50,7 +49,7 @@ def delete_account(
             request, "auth/account.html", {"error": "请在确认框输入「注销」两个字"}, status_code=422
         )
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             me = session.get(User, user.id)
             privacy.delete_account(session, me, password)  # type: ignore[arg-type]
     except DomainError as exc:

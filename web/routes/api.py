@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from matcher import accounts, leads, services, vocab
-from matcher.access import ANONYMOUS, Viewer, can_see_need, can_see_technology, owns
-from matcher.db import session_scope
-from matcher.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from matcher import accounts, leads, listings, vocab
+from matcher.access import ANONYMOUS, Viewer, owns
+from matcher.errors import NotFound, Unauthorized, ValidationFailed
 from matcher.matching import Filters, Hit, Matcher
-from matcher.models import Need, NeedCreate, Technology, TechnologyCreate, utcnow
-from web.deps import get_matcher, viewer_for
+from matcher.models import ApiToken, Need, NeedCreate, Technology, TechnologyCreate, utcnow
+from web.deps import client_ip, get_matcher, read_session, unit_of_work, viewer_for
 
 
 class ErrorOut(BaseModel):
@@ -46,10 +45,8 @@ def _token_viewer(request: Request, authorization: str | None) -> Viewer | None:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization 头应为 Bearer <令牌>")
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         user = accounts.user_for_api_token(session, token.strip())
-        from matcher.models import ApiToken
-
         row = session.exec(
             select(ApiToken).where(ApiToken.token_hash == accounts.hash_token(token.strip()))
         ).first()
@@ -238,13 +235,7 @@ def _need_out(session: Any, viewer: Viewer, need: Need) -> NeedOut:
 
 
 def _org(viewer: Viewer) -> int:
-    if viewer.organization_id is None:
-        raise Forbidden("该账号不属于任何单位")
-    return viewer.organization_id
-
-
-def _after_write(request: Request) -> None:
-    request.app.state.index.catch_up()
+    return listings.require_organization(viewer)
 
 
 # --- search and recommendations ----------------------------------------------------------------
@@ -252,6 +243,7 @@ def _after_write(request: Request) -> None:
 
 @router.get("/search", response_model=SearchOut, summary="检索成果或需求")
 def search(
+    request: Request,
     viewer: OptionalViewer,
     matcher: MatcherDep,
     q: Annotated[str, Query(max_length=500)] = "",
@@ -264,6 +256,10 @@ def search(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> SearchOut:
+    if not viewer.is_authenticated:
+        request.app.state.anonymous_search.check(
+            client_ip(request), "匿名检索过于频繁（每分钟 60 次）：请稍后再试，或使用 API 令牌"
+        )
     if field is not None and field not in vocab.TECH_FIELDS:
         raise ValidationFailed(f"未知的技术领域：{field}")
     if mode is not None and mode not in vocab.COOPERATION_MODES:
@@ -289,10 +285,10 @@ def search(
 
 @router.get("/technologies/{technology_id}", response_model=TechnologyOut, summary="科技成果详情")
 def get_technology(request: Request, technology_id: int, viewer: OptionalViewer) -> TechnologyOut:
-    with session_scope(request.app.state.engine) as session:
-        tech = session.get(Technology, technology_id)
-        if tech is None or not can_see_technology(tech, viewer):
-            raise NotFound("科技成果不存在")
+    with unit_of_work(request) as session:  # a revealed contact is an audited reveal
+        tech = listings.visible_technology(
+            session=session, viewer=viewer, technology_id=technology_id
+        )
         return _tech_out(session, viewer, tech)
 
 
@@ -304,10 +300,8 @@ def get_technology(request: Request, technology_id: int, viewer: OptionalViewer)
 def technology_recommendations(
     request: Request, technology_id: int, viewer: RequiredViewer, matcher: MatcherDep
 ) -> RecommendationsOut:
-    with session_scope(request.app.state.engine, write=False) as session:
-        tech = session.get(Technology, technology_id)
-        if tech is None or not can_see_technology(tech, viewer) or not owns(viewer, tech.owner_id):
-            raise NotFound("科技成果不存在")
+    with read_session(request) as session:
+        listings.own_technology(session=session, viewer=viewer, technology_id=technology_id)
     return RecommendationsOut(
         needs=[_hit_out(h) for h in matcher.needs_for_technology(technology_id, viewer=viewer)]
     )
@@ -315,10 +309,8 @@ def technology_recommendations(
 
 @router.get("/needs/{need_id}", response_model=NeedOut, summary="需求详情")
 def get_need(request: Request, need_id: int, viewer: OptionalViewer) -> NeedOut:
-    with session_scope(request.app.state.engine) as session:
-        need = session.get(Need, need_id)
-        if need is None or not can_see_need(need, viewer):
-            raise NotFound("需求不存在")
+    with unit_of_work(request) as session:  # a revealed contact is an audited reveal
+        need = listings.visible_need(session=session, viewer=viewer, need_id=need_id)
         return _need_out(session, viewer, need)
 
 
@@ -330,13 +322,9 @@ def get_need(request: Request, need_id: int, viewer: OptionalViewer) -> NeedOut:
 def need_recommendations(
     request: Request, need_id: int, viewer: RequiredViewer, matcher: MatcherDep
 ) -> RecommendationsOut:
-    with session_scope(request.app.state.engine, write=False) as session:
-        need = session.get(Need, need_id)
-        if (
-            need is None
-            or not can_see_need(need, viewer)
-            or not (owns(viewer, need.owner_id) or viewer.is_staff)
-        ):
+    with read_session(request) as session:
+        need = listings.visible_need(session=session, viewer=viewer, need_id=need_id)
+        if not (owns(viewer, need.owner_id) or viewer.is_staff):
             raise NotFound("需求不存在")
         kind = need.kind
     teams = matcher.teams_for_need(need_id, viewer=viewer, limit=5)
@@ -364,7 +352,7 @@ def need_recommendations(
 @router.get("/my/technologies", response_model=list[TechnologyOut], summary="本单位的科技成果")
 def my_technologies(request: Request, viewer: RequiredViewer) -> list[TechnologyOut]:
     org_id = _org(viewer)
-    with session_scope(request.app.state.engine) as session:
+    with read_session(request) as session:
         rows = session.exec(
             select(Technology).where(Technology.owner_id == org_id).order_by(col(Technology.id))
         ).all()
@@ -377,27 +365,10 @@ def my_technologies(request: Request, viewer: RequiredViewer) -> list[Technology
 def create_technology(
     request: Request, body: TechnologyCreate, viewer: RequiredViewer
 ) -> TechnologyOut:
-    org_id = _org(viewer)
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         body.code = None
-        tech = services.save_technology(session=session, data=body, owner_id=org_id)
-        services.audit(
-            session=session,
-            action="technology.create",
-            actor_id=viewer.user_id,
-            object_type="technology",
-            object_id=tech.id,
-        )
-        out = _tech_out(session, viewer, tech)
-    _after_write(request)
-    return out
-
-
-def _own_tech(session: Any, viewer: Viewer, technology_id: int) -> Technology:
-    tech = session.get(Technology, technology_id)
-    if tech is None or not owns(viewer, tech.owner_id):
-        raise NotFound("科技成果不存在")
-    return tech  # type: ignore[no-any-return]
+        tech = listings.create_technology(session=session, viewer=viewer, data=body)
+        return _tech_out(session, viewer, tech)
 
 
 @router.put(
@@ -406,46 +377,30 @@ def _own_tech(session: Any, viewer: Viewer, technology_id: int) -> Technology:
 def update_technology(
     request: Request, technology_id: int, body: TechnologyCreate, viewer: RequiredViewer
 ) -> TechnologyOut:
-    with session_scope(request.app.state.engine) as session:
-        tech = _own_tech(session, viewer, technology_id)
-        body.code = tech.code
-        services.save_technology(session=session, data=body, owner_id=tech.owner_id, existing=tech)
-        services.audit(
-            session=session,
-            action="technology.update",
-            actor_id=viewer.user_id,
-            object_type="technology",
-            object_id=tech.id,
+    """A rejected or pending result keeps its state: publishing it again is the moderators'
+    decision (ask for a review in the workspace)."""
+    with unit_of_work(request) as session:
+        tech = listings.update_technology(
+            session=session, viewer=viewer, technology_id=technology_id, data=body
         )
-        out = _tech_out(session, viewer, tech)
-    _after_write(request)
-    return out
+        return _tech_out(session, viewer, tech)
 
 
 @router.delete(
     "/my/technologies/{technology_id}", response_model=DeletedOut, summary="撤回本单位的科技成果"
 )
 def withdraw_technology(request: Request, technology_id: int, viewer: RequiredViewer) -> DeletedOut:
-    with session_scope(request.app.state.engine) as session:
-        tech = _own_tech(session, viewer, technology_id)
-        tech.status = "withdrawn"
-        tech.updated_at = utcnow()
-        session.add(tech)
-        services.audit(
-            session=session,
-            action="technology.withdraw",
-            actor_id=viewer.user_id,
-            object_type="technology",
-            object_id=tech.id,
+    with unit_of_work(request) as session:
+        tech = listings.withdraw_technology(
+            session=session, viewer=viewer, technology_id=technology_id
         )
-    _after_write(request)
-    return DeletedOut(id=technology_id, status="withdrawn")
+        return DeletedOut(id=technology_id, status=tech.status)
 
 
 @router.get("/my/needs", response_model=list[NeedOut], summary="本单位的需求")
 def my_needs(request: Request, viewer: RequiredViewer) -> list[NeedOut]:
     org_id = _org(viewer)
-    with session_scope(request.app.state.engine) as session:
+    with read_session(request) as session:
         rows = session.exec(
             select(Need).where(Need.owner_id == org_id).order_by(col(Need.id))
         ).all()
@@ -454,65 +409,26 @@ def my_needs(request: Request, viewer: RequiredViewer) -> list[NeedOut]:
 
 @router.post("/my/needs", response_model=NeedOut, status_code=201, summary="发布需求")
 def create_need(request: Request, body: NeedCreate, viewer: RequiredViewer) -> NeedOut:
-    org_id = _org(viewer)
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         body.code = None
-        need = services.save_need(session=session, data=body, owner_id=org_id)
-        services.audit(
-            session=session,
-            action="need.create",
-            actor_id=viewer.user_id,
-            object_type="need",
-            object_id=need.id,
-        )
-        out = _need_out(session, viewer, need)
-    _after_write(request)
-    return out
-
-
-def _own_need(session: Any, viewer: Viewer, need_id: int) -> Need:
-    need = session.get(Need, need_id)
-    if need is None or not owns(viewer, need.owner_id):
-        raise NotFound("需求不存在")
-    return need  # type: ignore[no-any-return]
+        need = listings.create_need(session=session, viewer=viewer, data=body)
+        return _need_out(session, viewer, need)
 
 
 @router.put("/my/needs/{need_id}", response_model=NeedOut, summary="修改本单位的需求")
 def update_need(
     request: Request, need_id: int, body: NeedCreate, viewer: RequiredViewer
 ) -> NeedOut:
-    with session_scope(request.app.state.engine) as session:
-        need = _own_need(session, viewer, need_id)
-        body.code = need.code
-        services.save_need(session=session, data=body, owner_id=need.owner_id, existing=need)
-        services.audit(
-            session=session,
-            action="need.update",
-            actor_id=viewer.user_id,
-            object_type="need",
-            object_id=need.id,
-        )
-        out = _need_out(session, viewer, need)
-    _after_write(request)
-    return out
+    with unit_of_work(request) as session:
+        need = listings.update_need(session=session, viewer=viewer, need_id=need_id, data=body)
+        return _need_out(session, viewer, need)
 
 
 @router.delete("/my/needs/{need_id}", response_model=DeletedOut, summary="关闭本单位的需求")
 def close_need(request: Request, need_id: int, viewer: RequiredViewer) -> DeletedOut:
-    with session_scope(request.app.state.engine) as session:
-        need = _own_need(session, viewer, need_id)
-        need.status = "closed"
-        need.updated_at = utcnow()
-        session.add(need)
-        services.audit(
-            session=session,
-            action="need.close",
-            actor_id=viewer.user_id,
-            object_type="need",
-            object_id=need.id,
-        )
-    _after_write(request)
-    return DeletedOut(id=need_id, status="closed")
+    with unit_of_work(request) as session:
+        need = listings.close_need(session=session, viewer=viewer, need_id=need_id)
+        return DeletedOut(id=need_id, status=need.status)
 
 
 # --- interest and leads ----------------------------------------------------------------------
@@ -520,7 +436,7 @@ def close_need(request: Request, need_id: int, viewer: RequiredViewer) -> Delete
 
 @router.post("/interests", response_model=InterestOut, status_code=201, summary="表达意向")
 def create_interest(request: Request, body: InterestIn, viewer: RequiredViewer) -> InterestOut:
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         interest = leads.express_interest(
             session=session, viewer=viewer, technology_id=body.technology_id, need_id=body.need_id,
             message=body.message, offered_technology_id=body.offered_technology_id,
@@ -530,7 +446,7 @@ def create_interest(request: Request, body: InterestIn, viewer: RequiredViewer) 
 
 @router.get("/interests", response_model=dict[str, list[InterestOut]], summary="收到与发出的意向")
 def list_interests(request: Request, viewer: RequiredViewer) -> dict[str, list[InterestOut]]:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         boxes = leads.interests_for(session, viewer)
         return {
             k: [InterestOut.model_validate(i, from_attributes=True) for i in v]
@@ -544,7 +460,7 @@ def list_interests(request: Request, viewer: RequiredViewer) -> dict[str, list[I
 def decide_interest(
     request: Request, interest_id: int, body: DecisionIn, viewer: RequiredViewer
 ) -> InterestOut:
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         interest = leads.decide_interest(
             session=session, viewer=viewer, interest_id=interest_id, accept=body.accept,
             reason_code=body.reason_code, reason_text=body.reason_text,
@@ -554,7 +470,7 @@ def decide_interest(
 
 @router.get("/leads", response_model=list[LeadOut], summary="对接线索")
 def list_leads(request: Request, viewer: RequiredViewer) -> list[LeadOut]:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         return [
             LeadOut.model_validate(lead, from_attributes=True)
             for lead in leads.leads_for(session, viewer)
@@ -563,7 +479,7 @@ def list_leads(request: Request, viewer: RequiredViewer) -> list[LeadOut]:
 
 @router.get("/leads/{lead_id}", response_model=LeadOut, summary="对接线索详情")
 def get_lead(request: Request, lead_id: int, viewer: RequiredViewer) -> LeadOut:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         return LeadOut.model_validate(
             leads.get_lead(session, viewer, lead_id), from_attributes=True
         )
@@ -573,7 +489,7 @@ def get_lead(request: Request, lead_id: int, viewer: RequiredViewer) -> LeadOut:
 def advance_lead(
     request: Request, lead_id: int, body: AdvanceIn, viewer: RequiredViewer
 ) -> LeadOut:
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         lead = leads.advance_lead(
             session=session,
             viewer=viewer,

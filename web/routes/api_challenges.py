@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from matcher.challenges import service
 from matcher.challenges.indicators import describe
-from matcher.db import session_scope
 from matcher.errors import Conflict
+from web.deps import read_session, unit_of_work
 from web.routes.api import ERROR_RESPONSES, MatcherDep, OptionalViewer, RequiredViewer
 
 router = APIRouter(prefix="/api/v1", tags=["challenges"], responses=ERROR_RESPONSES)
@@ -112,7 +112,7 @@ def list_challenges(
     status: Literal["open", "closed", "awarded", "all"] = "open",
     field: str = Query(default="", max_length=40),
 ) -> list[ChallengeOut]:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         rows = service.list_challenges(
             session, viewer, status="" if status == "all" else status, field_name=field, q=q
         )
@@ -121,7 +121,7 @@ def list_challenges(
 
 @router.get("/challenges/{challenge_id}", response_model=ChallengeOut, summary="榜单详情")
 def get_challenge(request: Request, challenge_id: int, viewer: OptionalViewer) -> ChallengeOut:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         return _out(session, service.get_challenge(session, viewer, challenge_id))
 
 
@@ -133,7 +133,7 @@ def get_challenge(request: Request, challenge_id: int, viewer: OptionalViewer) -
 def find_teams(
     request: Request, challenge_id: int, viewer: RequiredViewer, matcher: MatcherDep
 ) -> list[CandidateOut]:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         challenge = service.managed_challenge(session, viewer, challenge_id)
         return [
             CandidateOut(
@@ -156,7 +156,7 @@ def find_teams(
 def invite(
     request: Request, challenge_id: int, body: InviteIn, viewer: RequiredViewer
 ) -> dict[str, int]:
-    with session_scope(request.app.state.engine) as session:
+    with unit_of_work(request) as session:
         challenge = service.managed_challenge(session, viewer, challenge_id)
         row = service.invite(session, viewer, challenge, body.organization_id, body.reason)
         session.flush()
@@ -173,7 +173,7 @@ def assign_expert(
     request: Request, application_id: int, body: AssignIn, viewer: RequiredViewer
 ) -> AssignmentOut:
     try:
-        with session_scope(request.app.state.engine) as session:
+        with unit_of_work(request) as session:
             application, _ = service.application_for(session, viewer, application_id)
             row = service.assign_expert(session, viewer, application, body.expert_id)
             session.flush()
@@ -181,7 +181,7 @@ def assign_expert(
                 id=row.id or 0, application_id=row.application_id, expert_id=row.expert_id
             )
     except Conflict as exc:
-        with session_scope(request.app.state.engine) as session:
+        with unit_of_work(request) as session:
             service.record_refusal(session, viewer, application_id, body.expert_id, exc.message)
         raise
 
@@ -192,7 +192,7 @@ def assign_expert(
     summary="申请的专家评分汇总（发榜方与组织方）",
 )
 def rankings(request: Request, challenge_id: int, viewer: RequiredViewer) -> list[RankingOut]:
-    with session_scope(request.app.state.engine, write=False) as session:
+    with read_session(request) as session:
         challenge = service.managed_challenge(session, viewer, challenge_id)
         return [
             RankingOut(

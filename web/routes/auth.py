@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from matcher import accounts, services
-from matcher.errors import DomainError, TooManyRequests
+from matcher.errors import DomainError, Forbidden, TooManyRequests
 from matcher.models import OrganizationCreate
 from matcher.validation import zh_errors
-from web.deps import client_ip, current_user
+from web.deps import client_ip, current_user, unit_of_work
 from web.security import SESSION_COOKIE
-from web.templating import render, transaction
+from web.templating import render
 
 router = APIRouter()
 REGISTER_KINDS = {"enterprise": "企业", "university": "高校", "institute": "科研院所"}
@@ -59,7 +59,7 @@ def login(
     ip = client_ip(request)
     normalized = email.strip().lower()
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             accounts.check_login_allowed(session, normalized, ip)
             user = accounts.verify_password(session, normalized, password)
             accounts.record_attempt(session, normalized, ip, success=user is not None)
@@ -69,12 +69,12 @@ def login(
             else:
                 token = accounts.new_session(session=session, user=user, ip=ip)
                 services.audit(session=session, action="account.login", actor_id=user.id, ip=ip)
-    except TooManyRequests as exc:
+    except (TooManyRequests, Forbidden) as exc:
         return render(
             request,
             "auth/login.html",
             {"values": values, "errors": {"": exc.message}},
-            status_code=429,
+            status_code=exc.status_code,
         )
     if token is None:
         return render(
@@ -89,7 +89,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
-    with transaction(request) as session:
+    with unit_of_work(request) as session:
         user = accounts.user_for_session(session, token)
         accounts.revoke_session(session=session, token=token)
         if user is not None:
@@ -158,7 +158,7 @@ def register(
             status_code=422,
         )
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             _org, user = accounts.register(
                 session=session,
                 organization=org,
@@ -166,6 +166,7 @@ def register(
                 name=name,
                 password=password,
                 phone=phone,
+                ip=client_ip(request),
             )
             token = accounts.new_session(session=session, user=user, ip=client_ip(request))
     except DomainError as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +19,7 @@ from matcher.challenges.models import (
     COMPARISONS,
     ELIGIBLE_KINDS,
     MILESTONE_STATUSES,
+    PARTNER_STATUSES,
     RUBRIC,
     Application,
     Attachment,
@@ -28,13 +28,19 @@ from matcher.challenges.models import (
     ExpertAssignment,
     ExpertConflict,
 )
-from matcher.db import session_scope
 from matcher.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from matcher.models import Organization, User, pk
 from matcher.vocab import PROVINCES, TECH_FIELDS
-from web.deps import CurrentUser, EngineMatcher, OptionalUser, viewer_for
-from web.routes.workspace import _download
-from web.templating import render, transaction
+from web.deps import (
+    CurrentUser,
+    EngineMatcher,
+    OptionalUser,
+    read_session,
+    unit_of_work,
+    viewer_for,
+)
+from web.responses import download, redirect
+from web.templating import render
 
 router = APIRouter()
 INDICATOR_ROWS = 6
@@ -45,22 +51,16 @@ LABELS = {
     "comparisons": COMPARISONS,
     "eligible_kinds": ELIGIBLE_KINDS,
     "milestone_statuses": MILESTONE_STATUSES,
+    "partner_statuses": PARTNER_STATUSES,
     "rubric": RUBRIC,
     "describe": describe,
 }
 
 
-def _read(request: Request) -> Any:
-    return session_scope(request.app.state.engine, write=False)
-
-
-def _back(url: str, *, error: str = "", ok: str = "") -> RedirectResponse:
-    url, hash_mark, fragment = url.partition("#")
+def _back(request: Request, url: str, *, error: str = "", ok: str = "") -> RedirectResponse:
     if error:
-        url += ("&" if "?" in url else "?") + "error=" + quote(error)
-    if ok:
-        url += ("&" if "?" in url else "?") + "ok=" + quote(ok)
-    return RedirectResponse(url + hash_mark + fragment, status_code=303)
+        return redirect(request, url, error, level="error")
+    return redirect(request, url, ok)
 
 
 # --- listing ---------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def challenges_list(
     mine: str = "",
 ) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         rows = service.list_challenges(
             session, viewer, status=status if status != "all" else "", field_name=field,
             q=q[:100], mine=mine == "1",
@@ -249,7 +249,7 @@ async def create_challenge(request: Request, user: CurrentUser) -> Response:
     values, data, errors = _parse_challenge(form)
     if data is not None:
         try:
-            with transaction(request, reindex=False) as session:
+            with unit_of_work(request) as session:
                 challenge = service.save_challenge(
                     session, viewer, data, submit=form.get("action") != "draft"
                 )
@@ -262,7 +262,7 @@ async def create_challenge(request: Request, user: CurrentUser) -> Response:
 
 @router.get("/challenges/{challenge_id}/edit", response_class=HTMLResponse)
 def edit_challenge(request: Request, challenge_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.managed_challenge(session, viewer_for(user), challenge_id)
         values = _form_values(challenge, session)
     return _challenge_form(request, values, {}, challenge)
@@ -273,11 +273,11 @@ async def update_challenge(request: Request, challenge_id: int, user: CurrentUse
     viewer = viewer_for(user)
     form = await request.form()
     values, data, errors = _parse_challenge(form)
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.managed_challenge(session, viewer, challenge_id)
     if data is not None:
         try:
-            with transaction(request, reindex=False) as session:
+            with unit_of_work(request) as session:
                 existing = service.managed_challenge(session, viewer, challenge_id)
                 service.save_challenge(
                     session, viewer, data, existing=existing, submit=form.get("action") != "draft"
@@ -295,12 +295,12 @@ def moderate(
 ) -> Response:  # fmt: skip
     viewer = viewer_for(user)
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             challenge = service.managed_challenge(session, viewer, challenge_id)
             service.moderate(session, viewer, challenge, approve=decision == "approve", note=note)
     except (ValidationFailed, Conflict) as exc:
-        return _back(f"/challenges/{challenge_id}", error=exc.message)
-    return _back(f"/challenges/{challenge_id}", ok="已审核")
+        return _back(request, f"/challenges/{challenge_id}", error=exc.message)
+    return _back(request, f"/challenges/{challenge_id}", ok="已审核")
 
 
 # --- the challenge page ----------------------------------------------------------------------
@@ -309,7 +309,7 @@ def moderate(
 @router.get("/challenges/{challenge_id}", response_class=HTMLResponse)
 def challenge_detail(request: Request, challenge_id: int, user: OptionalUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.get_challenge(session, viewer, challenge_id)
         manage = service.can_manage(viewer, challenge)
         publisher = session.get(Organization, challenge.publisher_id)
@@ -318,7 +318,7 @@ def challenge_detail(request: Request, challenge_id: int, user: OptionalUser) ->
             "publisher": publisher,
             "indicators": service.indicators_of(session, challenge_id),
             "manage": manage,
-            "staff": viewer.is_staff,
+            "staff": service.is_organizer(viewer, challenge),
             "mine": service.my_application(session, viewer, challenge),
             "invited": None,
             "can_apply": False,
@@ -340,13 +340,16 @@ def challenge_detail(request: Request, challenge_id: int, user: OptionalUser) ->
                 ctx["apply_note"] = note
         if manage:
             ctx["rankings"] = service.rankings(session, viewer, challenge)
-            ctx["experts"] = service.experts(session) if viewer.is_staff else []
+            ctx["experts"] = (
+                service.experts(session) if service.is_organizer(viewer, challenge) else []
+            )
+            named = service.may_see_reviewers(viewer, challenge)
             assigned: dict[int, list[tuple[ExpertAssignment, User | None]]] = {}
             for a in session.exec(
                 select(ExpertAssignment).where(ExpertAssignment.challenge_id == challenge_id)
             ):
                 assigned.setdefault(a.application_id, []).append(
-                    (a, session.get(User, a.expert_id))
+                    (a, session.get(User, a.expert_id) if named else None)
                 )
             ctx["assigned"] = assigned
             ctx["invites"] = list(
@@ -373,7 +376,7 @@ def challenge_teams(
     request: Request, challenge_id: int, user: CurrentUser, matcher: EngineMatcher
 ) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.managed_challenge(session, viewer, challenge_id)
         candidates = service.find_teams(session, viewer, matcher, challenge, limit=10)
     return render(
@@ -391,7 +394,7 @@ def invite_team(
 ) -> HTMLResponse:  # fmt: skip
     viewer = viewer_for(user)
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             challenge = service.managed_challenge(session, viewer, challenge_id)
             service.invite(session, viewer, challenge, organization_id, reason, score)
     except Conflict as exc:
@@ -411,7 +414,10 @@ def _esc(text: str) -> str:
 def _application_values(application: Application | None, session: Session) -> dict[str, Any]:
     if application is None:
         return {"milestones": [{} for _ in range(MILESTONE_ROWS)], "partners": ""}
-    partners = [session.get(Organization, i) for i in application.partner_ids]
+    partners = [
+        session.get(Organization, p.organization_id)
+        for p in service.partners_of(session, application)
+    ]
     return {
         "team": application.team,
         "leader": application.leader,
@@ -429,7 +435,7 @@ def _application_values(application: Application | None, session: Session) -> di
 @router.get("/challenges/{challenge_id}/apply", response_class=HTMLResponse)
 def apply_page(request: Request, challenge_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.get_challenge(session, viewer, challenge_id)
         values = _application_values(service.my_application(session, viewer, challenge), session)
     return render(
@@ -473,17 +479,19 @@ async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Respo
     )
     submit = form.get("action") == "submit"
     errors.update(service.validate_application(data, submitting=submit))
-    with _read(request) as session:
+    with read_session(request) as session:
         challenge = service.get_challenge(session, viewer, challenge_id)
     if not errors:
         try:
-            with transaction(request, reindex=False) as session:
+            with unit_of_work(request) as session:
                 challenge = service.get_challenge(session, viewer, challenge_id)
                 application = service.save_application(
                     session, viewer, challenge, data, submit=submit
                 )
                 application_id = pk(application)
-            return _back(f"/applications/{application_id}", ok="已提交" if submit else "草稿已保存")
+            return _back(
+                request, f"/applications/{application_id}", ok="已提交" if submit else "草稿已保存"
+            )
         except DomainError as exc:
             errors[""] = exc.message
     return render(
@@ -497,13 +505,24 @@ async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Respo
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
 def application_page(request: Request, application_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         application, challenge = service.application_for(session, viewer, application_id)
         ctx = {
             "application": application,
             "challenge": challenge,
             "organization": session.get(Organization, application.organization_id),
-            "partners": [session.get(Organization, i) for i in application.partner_ids],
+            "partners": [
+                (p, session.get(Organization, p.organization_id))
+                for p in service.partners_of(session, application)
+            ],
+            "my_partnership": next(
+                (
+                    p
+                    for p in service.partners_of(session, application)
+                    if p.organization_id == viewer.organization_id
+                ),
+                None,
+            ),
             "timeline": service.timeline(session, application_id),
             "attachments": service.attachments_of(session, application_id),
             "applicant": viewer.organization_id == application.organization_id,
@@ -517,16 +536,39 @@ def application_page(request: Request, application_id: int, user: CurrentUser) -
     return render(request, "challenges/application.html", ctx)
 
 
+@router.post("/applications/{application_id}/partnership")
+def partnership(
+    request: Request, application_id: int, user: CurrentUser,
+    decision: Annotated[str, Form(max_length=10)],
+) -> Response:  # fmt: skip
+    """A named co-applicant confirms (or declines) joining the application."""
+    viewer = viewer_for(user)
+    if decision not in ("confirm", "decline"):
+        raise ValidationFailed("请选择确认或拒绝")
+    try:
+        with unit_of_work(request) as session:
+            service.decide_partnership(
+                session, viewer, application_id, confirm=decision == "confirm"
+            )
+    except Conflict as exc:
+        return _back(request, f"/applications/{application_id}", error=exc.message)
+    return _back(
+        request,
+        f"/applications/{application_id}",
+        ok="已确认联合申请" if decision == "confirm" else "已拒绝联合申请",
+    )
+
+
 @router.post("/applications/{application_id}/withdraw")
 def withdraw(request: Request, application_id: int, user: CurrentUser) -> Response:
     viewer = viewer_for(user)
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             application, _ = service.application_for(session, viewer, application_id)
             service.withdraw_application(session, viewer, application)
     except Conflict as exc:
-        return _back(f"/applications/{application_id}", error=exc.message)
-    return _back(f"/applications/{application_id}", ok="已撤回")
+        return _back(request, f"/applications/{application_id}", error=exc.message)
+    return _back(request, f"/applications/{application_id}", ok="已撤回")
 
 
 @router.post("/applications/{application_id}/attachments")
@@ -536,25 +578,27 @@ async def upload_attachment(
     viewer = viewer_for(user)
     settings = request.app.state.settings
     limit = settings.max_upload_mb * 1024 * 1024
-    with _read(request) as session:
+    with read_session(request) as session:
         application, _ = service.application_for(session, viewer, application_id)
         if viewer.organization_id != application.organization_id:
             raise NotFound("申请不存在")
     if file.size is not None and file.size > limit:
         return _back(
-            f"/applications/{application_id}", error=f"附件超过 {settings.max_upload_mb} MB 上限"
+            request,
+            f"/applications/{application_id}",
+            error=f"附件超过 {settings.max_upload_mb} MB 上限",
         )
     data = await file.read(limit + 1)
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             application, _ = service.application_for(session, viewer, application_id)
             service.add_attachment(
                 session, viewer, application, file.filename or "", data,
                 directory=settings.attachments_dir, max_bytes=limit,
             )  # fmt: skip
     except (ValidationFailed, Conflict) as exc:
-        return _back(f"/applications/{application_id}", error=exc.message)
-    return _back(f"/applications/{application_id}", ok="附件已上传")
+        return _back(request, f"/applications/{application_id}", error=exc.message)
+    return _back(request, f"/applications/{application_id}", ok="附件已上传")
 
 
 @router.get("/applications/{application_id}/attachments/{attachment_id}")
@@ -562,7 +606,7 @@ def download_attachment(
     request: Request, application_id: int, attachment_id: int, user: CurrentUser
 ) -> Response:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         service.application_for(session, viewer, application_id)
         row = session.get(Attachment, attachment_id)
         if row is None or row.application_id != application_id:
@@ -570,7 +614,7 @@ def download_attachment(
     path = request.app.state.settings.attachments_dir / row.sha256[:2] / row.sha256
     if not path.exists():
         raise NotFound("附件文件缺失，请联系管理员从备份恢复")
-    return _download(path.read_bytes(), row.filename, row.content_type)
+    return download(path.read_bytes(), row.filename, row.content_type)
 
 
 @router.post("/applications/{application_id}/attachments/{attachment_id}/remove")
@@ -579,15 +623,15 @@ def remove_attachment(
 ) -> Response:
     viewer = viewer_for(user)
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             service.application_for(session, viewer, application_id)
             row = session.get(Attachment, attachment_id)
             if row is None or row.application_id != application_id:
                 raise NotFound("附件不存在")
             service.remove_attachment(session, viewer, attachment_id)
     except Conflict as exc:
-        return _back(f"/applications/{application_id}", error=exc.message)
-    return _back(f"/applications/{application_id}", ok="附件已删除")
+        return _back(request, f"/applications/{application_id}", error=exc.message)
+    return _back(request, f"/applications/{application_id}", ok="附件已删除")
 
 
 # --- review and decision ---------------------------------------------------------------------
@@ -598,20 +642,20 @@ def assign_expert(
     request: Request, application_id: int, user: CurrentUser, expert_id: Annotated[int, Form()]
 ) -> Response:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         application, _ = service.application_for(session, viewer, application_id)
         back = f"/challenges/{application.challenge_id}#applications"
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             application, _ = service.application_for(session, viewer, application_id)
             service.assign_expert(session, viewer, application, expert_id)
     except Conflict as exc:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             service.record_refusal(session, viewer, application_id, expert_id, exc.message)
-        return _back(back, error=exc.message)
+        return _back(request, back, error=exc.message)
     except ValidationFailed as exc:
-        return _back(back, error=exc.message)
-    return _back(back, ok="已分配评审专家")
+        return _back(request, back, error=exc.message)
+    return _back(request, back, ok="已分配评审专家")
 
 
 @router.post("/challenges/{challenge_id}/award")
@@ -623,14 +667,14 @@ def award(
     viewer = viewer_for(user)
     try:
         value = service.parse_number(amount, "揭榜经费")
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             challenge = service.managed_challenge(session, viewer, challenge_id)
             service.award(
                 session, viewer, challenge, application_id, amount=value or 0.0, note=note
             )
     except (ValidationFailed, Conflict, Forbidden) as exc:
-        return _back(f"/challenges/{challenge_id}", error=exc.message)
-    return _back(f"/challenges/{challenge_id}", ok="已确定揭榜方")
+        return _back(request, f"/challenges/{challenge_id}", error=exc.message)
+    return _back(request, f"/challenges/{challenge_id}", ok="已确定揭榜方")
 
 
 @router.post("/milestones/{milestone_id}")
@@ -642,17 +686,17 @@ def milestone(
     viewer = viewer_for(user)
     target = back if back.startswith(("/challenges/", "/applications/")) else "/challenges"
     try:
-        with transaction(request, reindex=False) as session:
+        with unit_of_work(request) as session:
             service.update_milestone(session, viewer, milestone_id, action, note)
     except (ValidationFailed, Conflict, Forbidden) as exc:
-        return _back(target, error=exc.message)
-    return _back(target, ok="已更新里程碑")
+        return _back(request, target, error=exc.message)
+    return _back(request, target, ok="已更新里程碑")
 
 
 @router.get("/reviews", response_class=HTMLResponse)
 def reviews(request: Request, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         rows = []
         for a in service.my_assignments(session, viewer):
             application = session.get(Application, a.application_id)
@@ -679,18 +723,18 @@ def declare_conflict(
     organization: Annotated[str, Form(max_length=120)], note: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:  # fmt: skip
     viewer = viewer_for(user)
-    with transaction(request, reindex=False) as session:
+    with unit_of_work(request) as session:
         org = service.services.organization_by_name(session=session, name=organization.strip())
         if org is None:
-            return _back("/reviews", error=f"平台上没有「{organization.strip()}」")
+            return _back(request, "/reviews", error=f"平台上没有「{organization.strip()}」")
         service.declare_conflict(session, viewer, pk(org), note)
-    return _back("/reviews", ok="已声明利益关系")
+    return _back(request, "/reviews", ok="已声明利益关系")
 
 
 @router.get("/reviews/{assignment_id}", response_class=HTMLResponse)
 def review_page(request: Request, assignment_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with _read(request) as session:
+    with read_session(request) as session:
         assignment = service.assignment_for(session, viewer, assignment_id)
         application, challenge = service.application_for(session, viewer, assignment.application_id)
         ctx = {
@@ -724,13 +768,13 @@ async def submit_review(request: Request, assignment_id: int, user: CurrentUser)
             errors[key] = exc.message
     if not errors:
         try:
-            with transaction(request, reindex=False) as session:
+            with unit_of_work(request) as session:
                 assignment = service.assignment_for(session, viewer, assignment_id)
                 service.submit_score(session, viewer, assignment, scores, values.get("comment", ""))
-            return _back("/reviews", ok="评分已提交")
+            return _back(request, "/reviews", ok="评分已提交")
         except (ValidationFailed, Conflict) as exc:
             errors[""] = exc.message
-    with _read(request) as session:
+    with read_session(request) as session:
         assignment = service.assignment_for(session, viewer, assignment_id)
         application, challenge = service.application_for(session, viewer, assignment.application_id)
         ctx = {

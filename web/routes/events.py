@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
 from sqlmodel import Session, col, select
 
 from matcher.access import Viewer
 from matcher.catalog.reader import read_table
-from matcher.db import session_scope
-from matcher.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from matcher.events import exports, service
+from matcher.errors import DomainError, NotFound, ValidationFailed
+from matcher.events import access, exports, outcomes, service
 from matcher.events.models import (
     EVENT_STATUSES,
     GROUPS,
@@ -28,44 +28,24 @@ from matcher.events.models import (
     MeetingRequest,
     Participant,
 )
+from matcher.events.reasons import Reasons
 from matcher.models import Organization, pk
 from matcher.vocab import TECH_FIELDS
-from web.deps import CurrentUser, EngineMatcher, viewer_for
-from web.routes.workspace import _download
-from web.templating import render, transaction
+from web.deps import (
+    EngineMatcher,
+    SignedInViewer,
+    read_session,
+    unit_of_work,
+)
+from web.responses import download, redirect
+from web.templating import render
 
 router = APIRouter(prefix="/events")
 LABELS = {
     "event_statuses": EVENT_STATUSES, "groups": GROUPS, "participant_statuses": PARTICIPANT_STATUSES,
     "strengths": REQUEST_STRENGTHS, "meeting_statuses": MEETING_STATUSES, "ratings": RATINGS, "outcomes": OUTCOMES,
 }  # fmt: skip
-
-
-def _read(request: Request) -> Any:
-    return session_scope(request.app.state.engine, write=False)
-
-
-def _event_for_organizer(session: Session, viewer: Viewer, event_id: int) -> Event:
-    event = service.get_event(session, event_id)
-    service.require_organizer(viewer, event)
-    return event
-
-
-def _event_for_member(
-    session: Session, viewer: Viewer, event_id: int
-) -> tuple[Event, Participant | None]:
-    """Organizers of the event, or organizations taking part (or invited); others get 404."""
-    event = service.get_event(session, event_id)
-    if viewer.is_staff:
-        try:
-            service.require_organizer(viewer, event)
-            return event, service.my_participant(session, viewer, event)
-        except (Forbidden, NotFound):
-            pass
-    me = service.my_participant(session, viewer, event)
-    if me is None and event.status != "open":
-        raise NotFound("活动不存在")
-    return event, me
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _context(session: Session, event: Event) -> dict[str, Any]:
@@ -93,45 +73,25 @@ def _name(ctx: dict[str, Any], participant: Participant) -> str:
     return (org.name if org else "?") + (f" · {participant.team}" if participant.team else "")
 
 
+def _fragment_error(exc: DomainError) -> HTMLResponse:
+    return HTMLResponse(
+        f'<span class="error">{escape(exc.message)}</span>', status_code=exc.status_code
+    )
+
+
 # --- list and setup ------------------------------------------------------------------------
 
 
 @router.get("", response_class=HTMLResponse)
-def events_list(request: Request, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with _read(request) as session:
-        if viewer.is_admin:
-            events = list(session.exec(select(Event).order_by(col(Event.starts_on).desc())))
-        elif viewer.is_staff:
-            events = list(
-                session.exec(
-                    select(Event)
-                    .where(
-                        (col(Event.organizer_id) == viewer.organization_id)
-                        | col(Event.organizer_id).is_(None)
-                    )
-                    .order_by(col(Event.starts_on).desc())
-                )
-            )
-        else:
-            mine = set(
-                session.exec(
-                    select(Participant.event_id).where(
-                        Participant.organization_id == viewer.organization_id
-                    )
-                ).all()
-            )
-            events = [
-                e
-                for e in session.exec(select(Event).order_by(col(Event.starts_on).desc()))
-                if pk(e) in mine or e.status == "open"
-            ]
+def events_list(request: Request, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        events = access.events_visible_to(session, viewer)
     return render(request, "events/list.html", {"events": events, **LABELS})
 
 
 @router.get("/new", response_class=HTMLResponse)
-def new_event(request: Request, user: CurrentUser) -> HTMLResponse:
-    service.require_organizer(viewer_for(user))
+def new_event(request: Request, viewer: SignedInViewer) -> HTMLResponse:
+    access.require_organizer(viewer)
     day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     values = {
         "starts_on": day, "ends_on": day, "meeting_cap": "6", "tables": "20", "slot_minutes": "20",
@@ -156,9 +116,8 @@ def _parse_break(text: str) -> list[list[str]]:
 
 
 @router.post("/new", response_class=HTMLResponse)
-async def create_event(request: Request, user: CurrentUser) -> Response:
-    viewer = viewer_for(user)
-    service.require_organizer(viewer)
+async def create_event(request: Request, viewer: SignedInViewer) -> Response:
+    access.require_organizer(viewer)
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     values["theme_fields"] = [v for v in form.getlist("theme_fields") if isinstance(v, str)]  # type: ignore[assignment]
@@ -198,7 +157,7 @@ async def create_event(request: Request, user: CurrentUser) -> Response:
             errors["registration_deadline"] = "日期格式应为 2027-03-15"
     if not errors:
         try:
-            with transaction(request, reindex=False) as session:
+            with unit_of_work(request) as session:
                 event = service.create_event(
                     session, viewer, name=values.get("name", ""), starts_on=starts_on, ends_on=ends_on,
                     venue=values.get("venue", ""), online=values.get("online") == "1",
@@ -207,7 +166,7 @@ async def create_event(request: Request, user: CurrentUser) -> Response:
                     sessions=sessions, tables=tables,
                 )  # fmt: skip
                 event_id = pk(event)
-            return RedirectResponse(f"/events/{event_id}", status_code=303)
+            return redirect(request, f"/events/{event_id}", "活动已创建")
         except DomainError as exc:
             errors[""] = exc.message
     return render(
@@ -222,14 +181,10 @@ async def create_event(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/{event_id}", response_class=HTMLResponse)
-def event_detail(request: Request, event_id: int, user: CurrentUser) -> Response:
-    viewer = viewer_for(user)
-    with _read(request) as session:
-        event, _me = _event_for_member(session, viewer, event_id)
-        organizer = viewer.is_staff and (
-            viewer.is_admin or event.organizer_id in (None, viewer.organization_id)
-        )
-        if not organizer:
+def event_detail(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
+    with read_session(request) as session:
+        event, _me = access.event_for_member(session, viewer, event_id)
+        if not access.is_organizer(viewer, event):
             return RedirectResponse(f"/events/{event_id}/me", status_code=303)
         ctx = _context(session, event)
         people_by_id = {pk(p): p for p in ctx["people"]}
@@ -264,43 +219,54 @@ def event_detail(request: Request, event_id: int, user: CurrentUser) -> Response
 
 
 @router.get("/{event_id}/invite", response_class=HTMLResponse)
-def invite_page(request: Request, event_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+def invite_page(request: Request, event_id: int, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
     return render(request, "events/invite.html", {"event": event, **LABELS})
 
 
 @router.get("/{event_id}/invite/suggestions", response_class=HTMLResponse)
 def invite_suggestions(
-    request: Request, event_id: int, user: CurrentUser, matcher: EngineMatcher
+    request: Request, event_id: int, viewer: SignedInViewer, matcher: EngineMatcher
 ) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
         suggestions = service.plan_invitations(
             session, matcher, event, demand_slots=30, supply_slots=40
         )
-    return render(
-        request, "events/_suggestions.html", {"event": event, "suggestions": suggestions, **LABELS}
-    )
+        reasons = Reasons(session, viewer).load(s.best for s in suggestions)
+        rows = [(s, service.suggestion_reason(reasons, s)) for s in suggestions]
+    return render(request, "events/_suggestions.html", {"event": event, "rows": rows, **LABELS})
 
 
 @router.post("/{event_id}/invite", response_class=HTMLResponse)
 def invite(
-    request: Request, event_id: int, user: CurrentUser,
-    organization_id: Annotated[int, Form()], group: Annotated[str, Form()], reason: Annotated[str, Form(max_length=1000)] = "",
+    request: Request, event_id: int, viewer: SignedInViewer,
+    organization_id: Annotated[int, Form()], group: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=1000)] = "",
+    need_id: Annotated[int | None, Form()] = None, technology_id: Annotated[int | None, Form()] = None,
 ) -> HTMLResponse:  # fmt: skip
-    with transaction(request, reindex=False) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
-        service.invite(session, viewer_for(user), event, organization_id, group, reason)
+    try:
+        with unit_of_work(request) as session:
+            event = access.event_for_organizer(session, viewer, event_id)
+            service.invite(
+                session, viewer, event, organization_id, group, note,
+                need_id=need_id, technology_id=technology_id,
+            )  # fmt: skip
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return _fragment_error(exc)
     return HTMLResponse('<span class="badge ok">已邀请</span>')
 
 
 @router.post("/{event_id}/participants/import", response_class=HTMLResponse)
 async def import_participants(
-    request: Request, event_id: int, user: CurrentUser, file: Annotated[UploadFile, File()]
+    request: Request, event_id: int, viewer: SignedInViewer, file: Annotated[UploadFile, File()]
 ) -> Response:
     """An Excel or CSV of registrations: 单位名称, 分组 (需求方/成果方), 团队, 洽谈上限 — all or nothing."""
-    viewer = viewer_for(user)
+    with read_session(request) as session:  # who may import is checked before the file is read
+        access.event_for_organizer(session, viewer, event_id)
     limit = request.app.state.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
     table = read_table(data, file.filename or "upload.xlsx", max_bytes=limit, max_rows=5000)
@@ -308,8 +274,7 @@ async def import_participants(
     missing = [h for h in ("单位名称", "分组") if h not in headers]
     problems = [f"缺少必填列「{h}」" for h in missing] + [str(p) for p in table.problems]
     rows: list[tuple[int, str, str, str, int | None]] = []
-    with _read(request) as session:
-        _event_for_organizer(session, viewer, event_id)
+    with read_session(request) as session:
         if not missing:
             at = {h: headers.index(h) for h in headers}
             for number, cells in table.rows:
@@ -341,8 +306,8 @@ async def import_participants(
             status_code=422,
             block="!result",
         )
-    with transaction(request, reindex=False) as session:
-        _event_for_organizer(session, viewer, event_id)
+    with unit_of_work(request) as session:
+        access.event_for_organizer(session, viewer, event_id)
         for org_id, group, team, _org_name, cap in rows:
             participant = session.exec(
                 select(Participant).where(
@@ -366,15 +331,17 @@ async def import_participants(
 
 @router.get("/{event_id}/me", response_class=HTMLResponse)
 def my_event(
-    request: Request, event_id: int, user: CurrentUser, matcher: EngineMatcher
+    request: Request, event_id: int, viewer: SignedInViewer, matcher: EngineMatcher
 ) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with _read(request) as session:
-        event, me = _event_for_member(session, viewer, event_id)
+    with read_session(request) as session:
+        event, me = access.event_for_member(session, viewer, event_id)
         ctx = _context(session, event)
-        recommendations = []
+        reasons = Reasons(session, viewer)
+        recommendations: list[tuple[Any, str, Participant]] = []
         requests: dict[int, str] = {}
-        agenda = []
+        agenda: list[exports.AgendaRow] = []
+        feedback: dict[int, dict[str, Any]] = {}
+        invitation = service.invitation_reason(session, viewer, me) if me else ""
         if me is not None and me.status in ("registered", "checked_in"):
             others = [
                 p
@@ -389,8 +356,10 @@ def my_event(
             else:
                 values = service.side_values(session, matcher, sides, [mine])
                 scored = [(values.get((pk(p), pk(me))), p) for p in others]
+            reasons.load(v for v, _ in scored if v)
             recommendations = sorted(
-                ((v, p) for v, p in scored), key=lambda vp: -(vp[0].score if vp[0] else 0)
+                ((v, reasons.of(v) if v else "", p) for v, p in scored),
+                key=lambda vrp: -(vrp[0].score if vrp[0] else 0),
             )
             requests = {
                 r.to_id: r.strength
@@ -400,17 +369,26 @@ def my_event(
                     )
                 )
             }
-            if event.status in ("published", "closed"):
-                agenda = exports.agenda(session, event, me)
+            if event.status in access.AGENDA_STATUSES:
+                agenda = exports.agenda(session, event, me, viewer)
+                for row in agenda:
+                    feedback[pk(row.meeting)] = outcomes.feedback_for_viewer(
+                        session, viewer, event, row.meeting
+                    )
+                    feedback[pk(row.meeting)]["open"] = (
+                        outcomes.meeting_day(session, event, row.meeting) <= dt.date.today()
+                    )
     return render(
         request,
         "events/me.html",
         {
             **ctx,
             "me": me,
+            "invitation": invitation,
             "recommendations": recommendations,
             "requests": requests,
             "agenda": agenda,
+            "feedback": feedback,
             "name_of": lambda p: _name(ctx, p),
         },
     )
@@ -418,48 +396,42 @@ def my_event(
 
 @router.post("/{event_id}/register")
 def register(
-    request: Request, event_id: int, user: CurrentUser, accept: Annotated[str, Form()] = "1"
+    request: Request, event_id: int, viewer: SignedInViewer, accept: Annotated[str, Form()] = "1"
 ) -> Response:
-    with transaction(request, reindex=False) as session:
-        event = service.get_event(session, event_id)
-        service.register(session, viewer_for(user), event, accept=accept == "1")
-    return RedirectResponse(f"/events/{event_id}/me", status_code=303)
+    with unit_of_work(request) as session:
+        event, _me = access.event_for_member(session, viewer, event_id)
+        service.register(session, viewer, event, accept=accept == "1")
+    return redirect(request, f"/events/{event_id}/me", "已报名" if accept == "1" else "已谢绝")
 
 
 @router.post("/{event_id}/requests", response_class=HTMLResponse)
 def set_request(
     request: Request,
     event_id: int,
-    user: CurrentUser,
+    viewer: SignedInViewer,
     to_id: Annotated[int, Form()],
     strength: Annotated[str, Form()],
 ) -> HTMLResponse:
     try:
-        with transaction(request, reindex=False) as session:
-            event = service.get_event(session, event_id)
-            service.set_request(session, viewer_for(user), event, to_id, strength)
+        with unit_of_work(request) as session:
+            event, _me = access.event_for_member(session, viewer, event_id)
+            service.set_request(session, viewer, event, to_id, strength)
     except DomainError as exc:
-        return HTMLResponse(
-            f'<span class="error">{_escape(exc.message)}</span>', status_code=exc.status_code
-        )
+        if exc.status_code == 404:
+            raise
+        return _fragment_error(exc)
     label = REQUEST_STRENGTHS.get(strength, "未标记")
     return HTMLResponse(f'<span class="badge ok">已标记：{label}</span>')
 
 
 @router.post("/{event_id}/unavailable")
-async def set_unavailable(request: Request, event_id: int, user: CurrentUser) -> Response:
+async def set_unavailable(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
     form = await request.form()
     slots = [int(v) for v in form.getlist("slots") if isinstance(v, str) and v.isdigit()]
-    with transaction(request, reindex=False) as session:
-        event = service.get_event(session, event_id)
-        service.set_unavailable(session, viewer_for(user), event, slots)
-    return RedirectResponse(f"/events/{event_id}/me", status_code=303)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
+    with unit_of_work(request) as session:
+        event, _me = access.event_for_member(session, viewer, event_id)
+        service.set_unavailable(session, viewer, event, slots)
+    return redirect(request, f"/events/{event_id}/me", "已保存不可参加的时段")
 
 
 # --- schedule: generate, grid, edits, publish ------------------------------------------------
@@ -467,38 +439,40 @@ def _escape(text: str) -> str:
 
 @router.post("/{event_id}/schedule")
 def generate(
-    request: Request, event_id: int, user: CurrentUser, matcher: EngineMatcher
+    request: Request, event_id: int, viewer: SignedInViewer, matcher: EngineMatcher
 ) -> Response:
-    viewer = viewer_for(user)
-    with transaction(request, reindex=False) as session:
-        event = _event_for_organizer(session, viewer, event_id)
-        service.generate_schedule(session, viewer, matcher, event)
-    return RedirectResponse(f"/events/{event_id}/grid", status_code=303)
+    try:
+        with unit_of_work(request) as session:
+            event = access.event_for_organizer(session, viewer, event_id)
+            result = service.generate_schedule(session, viewer, matcher, event)
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return redirect(request, f"/events/{event_id}", exc.message, level="error")
+    return redirect(
+        request, f"/events/{event_id}/grid", f"已生成日程：{len(result.meetings)} 场洽谈"
+    )
 
 
 @router.get("/{event_id}/grid", response_class=HTMLResponse)
-def grid(request: Request, event_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+def grid(request: Request, event_id: int, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
         ctx = _context(session, event)
-        data = exports.grid(session, event)
+        data = exports.grid(session, event, viewer)
     return render(request, "events/grid.html", {**ctx, **data, "name_of": lambda p: _name(ctx, p)})
 
 
-def _edit(request: Request, event_id: int, user: Any, action: Any) -> Response:
-    from urllib.parse import quote
-
+def _edit(request: Request, event_id: int, viewer: Viewer, action: Any) -> Response:
     try:
-        with transaction(request, reindex=False) as session:
-            event = _event_for_organizer(session, viewer_for(user), event_id)
+        with unit_of_work(request) as session:
+            event = access.event_for_organizer(session, viewer, event_id)
             action(session, event)
     except DomainError as exc:
         if exc.status_code in (403, 404):
             raise
-        return RedirectResponse(
-            f"/events/{event_id}/grid?error={quote(exc.message)}", status_code=303
-        )
-    return RedirectResponse(f"/events/{event_id}/grid?ok=1", status_code=303)
+        return redirect(request, f"/events/{event_id}/grid", exc.message, level="error")
+    return redirect(request, f"/events/{event_id}/grid", "已保存")
 
 
 @router.post("/{event_id}/meetings/{meeting_id}/move")
@@ -506,15 +480,15 @@ def move(
     request: Request,
     event_id: int,
     meeting_id: int,
-    user: CurrentUser,
+    viewer: SignedInViewer,
     slot: Annotated[int, Form()],
     table_id: Annotated[int, Form()],
 ) -> Response:
     return _edit(
         request,
         event_id,
-        user,
-        lambda s, e: service.move_meeting(s, viewer_for(user), e, meeting_id, slot, table_id),
+        viewer,
+        lambda s, e: service.move_meeting(s, viewer, e, meeting_id, slot, table_id),
     )
 
 
@@ -523,81 +497,67 @@ def swap(
     request: Request,
     event_id: int,
     meeting_id: int,
-    user: CurrentUser,
+    viewer: SignedInViewer,
     other_id: Annotated[int, Form()],
 ) -> Response:
     return _edit(
         request,
         event_id,
-        user,
-        lambda s, e: service.swap_meetings(s, viewer_for(user), e, meeting_id, other_id),
+        viewer,
+        lambda s, e: service.swap_meetings(s, viewer, e, meeting_id, other_id),
     )
 
 
 @router.post("/{event_id}/meetings/{meeting_id}/remove")
-def remove(request: Request, event_id: int, meeting_id: int, user: CurrentUser) -> Response:
+def remove(request: Request, event_id: int, meeting_id: int, viewer: SignedInViewer) -> Response:
     return _edit(
         request,
         event_id,
-        user,
-        lambda s, e: service.remove_meeting(s, viewer_for(user), e, meeting_id),
+        viewer,
+        lambda s, e: service.remove_meeting(s, viewer, e, meeting_id),
     )
 
 
 @router.post("/{event_id}/meetings/add")
 def add(
-    request: Request, event_id: int, user: CurrentUser,
+    request: Request, event_id: int, viewer: SignedInViewer,
     demand_id: Annotated[int, Form()], supply_id: Annotated[int, Form()], slot: Annotated[int, Form()], table_id: Annotated[int, Form()],
 ) -> Response:  # fmt: skip
     return _edit(
         request,
         event_id,
-        user,
-        lambda s, e: service.add_meeting(
-            s, viewer_for(user), e, demand_id, supply_id, slot, table_id
-        ),
+        viewer,
+        lambda s, e: service.add_meeting(s, viewer, e, demand_id, supply_id, slot, table_id),
     )
 
 
 @router.post("/{event_id}/publish")
 def publish(
-    request: Request, event_id: int, user: CurrentUser, undo: Annotated[str, Form()] = ""
+    request: Request, event_id: int, viewer: SignedInViewer, undo: Annotated[str, Form()] = ""
 ) -> Response:
-    with transaction(request, reindex=False) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
-        (service.unpublish if undo == "1" else service.publish)(session, viewer_for(user), event)
-    return RedirectResponse(f"/events/{event_id}", status_code=303)
+    try:
+        with unit_of_work(request) as session:
+            event = access.event_for_organizer(session, viewer, event_id)
+            (service.unpublish if undo == "1" else service.publish)(session, viewer, event)
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return redirect(request, f"/events/{event_id}", exc.message, level="error")
+    return redirect(request, f"/events/{event_id}", "已撤回发布" if undo == "1" else "日程已发布")
 
 
 # --- outputs -------------------------------------------------------------------------------
 
 
-def _participant_for(
-    session: Session, viewer: Viewer, event: Event, participant_id: int
-) -> Participant:
-    participant = session.get(Participant, participant_id)
-    if participant is None or participant.event_id != pk(event):
-        raise NotFound("参会方不存在")
-    is_organizer = viewer.is_staff and (
-        viewer.is_admin or event.organizer_id in (None, viewer.organization_id)
-    )
-    if not is_organizer and participant.organization_id != viewer.organization_id:
-        raise NotFound("参会方不存在")
-    if not is_organizer and event.status not in ("published", "closed"):
-        raise NotFound("日程尚未发布")
-    return participant
-
-
 @router.get("/{event_id}/agenda/{participant_id:int}", response_class=HTMLResponse)
 def agenda_page(
-    request: Request, event_id: int, participant_id: int, user: CurrentUser
+    request: Request, event_id: int, participant_id: int, viewer: SignedInViewer
 ) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with _read(request) as session:
-        event = service.get_event(session, event_id)
-        participant = _participant_for(session, viewer, event, participant_id)
+    with read_session(request) as session:
+        event = access.get_event(session, event_id)
+        participant = access.participant_for(session, viewer, event, participant_id)
         ctx = _context(session, event)
-        rows = exports.agenda(session, event, participant)
+        rows = exports.agenda(session, event, participant, viewer)
     return render(
         request,
         "events/agenda.html",
@@ -607,48 +567,44 @@ def agenda_page(
 
 @router.get("/{event_id}/agenda/{participant_id}.xlsx")
 def agenda_xlsx(
-    request: Request, event_id: int, participant_id: int, user: CurrentUser
+    request: Request, event_id: int, participant_id: int, viewer: SignedInViewer
 ) -> Response:
-    with _read(request) as session:
-        event = service.get_event(session, event_id)
-        participant = _participant_for(session, viewer_for(user), event, participant_id)
-        data = exports.agenda_xlsx(session, event, [participant])
-    return _download(
-        data,
-        f"洽谈日程-{participant_id}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    with read_session(request) as session:
+        event = access.get_event(session, event_id)
+        participant = access.participant_for(session, viewer, event, participant_id)
+        data = exports.agenda_xlsx(session, event, [participant], viewer)
+    return download(data, f"洽谈日程-{participant_id}.xlsx", XLSX)
 
 
 @router.get("/{event_id}/agenda/{participant_id}.ics")
-def agenda_ics(request: Request, event_id: int, participant_id: int, user: CurrentUser) -> Response:
-    with _read(request) as session:
-        event = service.get_event(session, event_id)
-        participant = _participant_for(session, viewer_for(user), event, participant_id)
+def agenda_ics(
+    request: Request, event_id: int, participant_id: int, viewer: SignedInViewer
+) -> Response:
+    with read_session(request) as session:
+        event = access.get_event(session, event_id)
+        participant = access.participant_for(session, viewer, event, participant_id)
         data = exports.agenda_ics(
-            session, event, participant, host=request.url.hostname or "duijie"
+            session, event, participant, viewer, host=request.url.hostname or "duijie"
         )
-    return _download(data, f"洽谈日程-{participant_id}.ics", "text/calendar; charset=utf-8")
+    return download(data, f"洽谈日程-{participant_id}.ics", "text/calendar; charset=utf-8")
 
 
 @router.get("/{event_id}/agendas.xlsx")
-def all_agendas(request: Request, event_id: int, user: CurrentUser) -> Response:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+def all_agendas(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
         data = exports.agenda_xlsx(
-            session, event, service.participants(session, event_id, active_only=True)
+            session, event, service.participants(session, event_id, active_only=True), viewer
         )
-    return _download(
-        data,
-        f"全部洽谈日程-{event_id}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    return download(data, f"全部洽谈日程-{event_id}.xlsx", XLSX)
 
 
 @router.get("/{event_id}/tables/{table_id}", response_class=HTMLResponse)
-def run_sheet(request: Request, event_id: int, table_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+def run_sheet(
+    request: Request, event_id: int, table_id: int, viewer: SignedInViewer
+) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
         ctx = _context(session, event)
         table = next((t for t in ctx["tables"] if pk(t) == table_id), None)
         if table is None:
@@ -663,27 +619,11 @@ def run_sheet(request: Request, event_id: int, table_id: int, user: CurrentUser)
 
 
 @router.get("/{event_id}/meetings/{meeting_id}/brief", response_class=HTMLResponse)
-def brief(request: Request, event_id: int, meeting_id: int, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with _read(request) as session:
-        event = service.get_event(session, event_id)
-        meeting = session.get(Meeting, meeting_id)
-        if meeting is None or meeting.event_id != event_id:
-            raise NotFound("洽谈不存在")
-        sides = [
-            session.get(Participant, meeting.demand_id),
-            session.get(Participant, meeting.supply_id),
-        ]
-        orgs_of_sides = {p.organization_id for p in sides if p is not None}
-        is_organizer = viewer.is_staff and (
-            viewer.is_admin or event.organizer_id in (None, viewer.organization_id)
-        )
-        if not is_organizer and (
-            viewer.organization_id not in orgs_of_sides
-            or event.status not in ("published", "closed")
-        ):
-            raise NotFound("洽谈不存在")
-        data = exports.brief(session, event, meeting)
+def brief(request: Request, event_id: int, meeting_id: int, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.get_event(session, event_id)
+        meeting = access.meeting_for(session, viewer, event, meeting_id)
+        data = exports.brief(session, event, meeting, viewer)
     return render(request, "events/brief.html", data)
 
 
@@ -691,67 +631,64 @@ def brief(request: Request, event_id: int, meeting_id: int, user: CurrentUser) -
 
 
 @router.get("/{event_id}/checkin", response_class=HTMLResponse)
-def checkin_page(request: Request, event_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
+def checkin_page(request: Request, event_id: int, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
         ctx = _context(session, event)
         meetings = service.meetings_of(session, event_id)
+        feedback = {pk(m): outcomes.feedback_of(session, pk(m)) for m in meetings}
     people = {pk(p): p for p in ctx["people"]}
     return render(
         request,
         "events/checkin.html",
-        {**ctx, "meetings": meetings, "by_id": people, "name_of": lambda p: _name(ctx, p)},
-    )
+        {**ctx, "meetings": meetings, "by_id": people, "feedback": feedback,
+         "contract_of": outcomes.contract_of, "name_of": lambda p: _name(ctx, p)},
+    )  # fmt: skip
 
 
 @router.post("/{event_id}/participants/{participant_id}/checkin", response_class=HTMLResponse)
 def checkin(
-    request: Request, event_id: int, participant_id: int, user: CurrentUser
+    request: Request, event_id: int, participant_id: int, viewer: SignedInViewer
 ) -> HTMLResponse:
-    with transaction(request, reindex=False) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
-        service.check_in(session, viewer_for(user), event, participant_id)
+    with unit_of_work(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
+        service.check_in(session, viewer, event, participant_id)
     return HTMLResponse('<span class="badge ok">已签到</span>')
 
 
 @router.post("/{event_id}/meetings/{meeting_id}/outcome", response_class=HTMLResponse)
 def outcome(
-    request: Request, event_id: int, meeting_id: int, user: CurrentUser,
+    request: Request, event_id: int, meeting_id: int, viewer: SignedInViewer,
     status: Annotated[str, Form()], rating: Annotated[str, Form()] = "", result: Annotated[str, Form()] = "",
     amount: Annotated[str, Form(max_length=20)] = "", notes: Annotated[str, Form(max_length=2000)] = "",
+    share_contact: Annotated[str, Form(max_length=1)] = "", consent_note: Annotated[str, Form(max_length=500)] = "",
 ) -> HTMLResponse:  # fmt: skip
+    """One side's own feedback on a meeting, or the organizer's (see matcher.events.outcomes)."""
+    with read_session(request) as session:  # who may record comes before what was typed
+        access.meeting_for(session, viewer, access.get_event(session, event_id), meeting_id)
     try:
-        value = float(amount) if amount.strip() else None
-    except ValueError:
-        return HTMLResponse('<span class="error">金额应为数字（万元）</span>', status_code=422)
-    try:
-        with transaction(request, reindex=False) as session:
-            event = service.get_event(session, event_id)
-            meeting = service.record_outcome(
-                session,
-                viewer_for(user),
-                event,
-                meeting_id,
-                status=status,
-                rating=rating or None,
-                outcome=result or None,
-                amount=value,
-                notes=notes,
-            )
-            lead = meeting.lead_id
+        value = parse_amount(amount)
+        with unit_of_work(request) as session:
+            event = access.get_event(session, event_id)
+            feedback_row = outcomes.record_feedback(
+                session, viewer, event, meeting_id, status=status, rating=rating or None,
+                outcome=result or None, amount=value, notes=notes, share_contact=share_contact == "1",
+                consent_note=consent_note,
+            )  # fmt: skip
+            lead = session.get(Meeting, feedback_row.meeting_id).lead_id  # type: ignore[union-attr]
     except DomainError as exc:
-        return HTMLResponse(
-            f'<span class="error">{_escape(exc.message)}</span>', status_code=exc.status_code
-        )
-    extra = f'，已生成<a href="/leads/{lead}">对接线索</a>' if lead else ""
+        if exc.status_code == 404:
+            raise
+        return _fragment_error(exc)
+    extra = f'，双方已同意交换联系方式：<a href="/leads/{lead}">对接线索</a>' if lead else ""
     return HTMLResponse(f'<span class="badge ok">已记录{extra}</span>')
 
 
 @router.get("/{event_id}/report", response_class=HTMLResponse)
-def report(request: Request, event_id: int, user: CurrentUser) -> HTMLResponse:
-    with _read(request) as session:
-        event = _event_for_organizer(session, viewer_for(user), event_id)
-        data = service.report(session, event)
+def report(request: Request, event_id: int, viewer: SignedInViewer) -> HTMLResponse:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
+        data = outcomes.report(session, event)
     return render(request, "events/report.html", {"event": event, "report": data, **LABELS})
 
 

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from matcher import leads, services, vocab
+from matcher import leads, vocab
 from matcher.errors import DomainError
 from matcher.models import Organization
-from web.deps import CurrentUser, ReadSession, viewer_for
-from web.templating import render, transaction
+from web.deps import CurrentUser, ReadSession, unit_of_work, viewer_for
+from web.responses import redirect
+from web.templating import render
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ def interests_page(request: Request, user: CurrentUser, session: ReadSession) ->
     everything = boxes["received"] + boxes["sent"]
     names = _org_names(session, {i.from_org_id for i in everything} | {i.to_org_id for i in everything}
                        | {lead.supplier_id for lead in my_leads} | {lead.demander_id for lead in my_leads})  # fmt: skip
-    listings = {i.id: leads.describe_listing(session, i) for i in everything}
+    listings = {i.id: leads.describe_listing(session, viewer, i) for i in everything}
     return render(
         request,
         "interests/index.html",
@@ -59,7 +60,7 @@ def decide(
 ) -> Response:
     viewer = viewer_for(user)
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             interest = leads.decide_interest(
                 session=session,
                 viewer=viewer,
@@ -84,17 +85,12 @@ def decide(
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
-    with transaction(request, reindex=False) as session:  # showing contacts is an audited reveal
+    with unit_of_work(request) as session:  # showing contacts is an audited reveal
         lead = leads.get_lead(session, viewer, lead_id)
         contacts = leads.lead_contacts(session, viewer, lead)
         history = leads.lead_history(session, lead_id)
         names = _org_names(session, {lead.supplier_id, lead.demander_id})
-        tech = (
-            services.get_technology(session=session, technology_id=lead.technology_id)
-            if lead.technology_id
-            else None
-        )
-        need = services.get_need(session=session, need_id=lead.need_id) if lead.need_id else None
+        titles = leads.lead_listing_titles(session, viewer, lead)
     stages = vocab.LEAD_STAGE_ORDER
     upcoming = [s for s in stages if stages.index(s) > stages.index(lead.stage)]
     return render(
@@ -105,8 +101,7 @@ def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLRespon
             "contacts": contacts,
             "history": history,
             "names": names,
-            "tech": tech,
-            "need": need,
+            "titles": titles,
             "upcoming": upcoming,
             "errors": {},
         },
@@ -128,9 +123,9 @@ def advance(
         try:
             value = float(amount)
         except ValueError:
-            return RedirectResponse(f"/leads/{lead_id}?error=amount", status_code=303)
+            return redirect(request, f"/leads/{lead_id}", "合同金额应为数字（万元）", level="error")
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             leads.advance_lead(
                 session=session,
                 viewer=viewer,
@@ -140,9 +135,7 @@ def advance(
                 amount=value,
             )
     except DomainError as exc:
-        from urllib.parse import quote
-
         if exc.status_code == 404:
             raise
-        return RedirectResponse(f"/leads/{lead_id}?error={quote(exc.message)}", status_code=303)
-    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
+        return redirect(request, f"/leads/{lead_id}", exc.message, level="error")
+    return redirect(request, f"/leads/{lead_id}", "已更新")

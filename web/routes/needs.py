@@ -7,30 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from matcher import leads, services
-from matcher.access import can_see_need, owns
-from matcher.db import session_scope
+from matcher import leads, listings, services
+from matcher.access import Viewer, owns
 from matcher.errors import DomainError, NotFound
 from matcher.models import Interest, Need, Technology
-from web.deps import CurrentViewer, EngineMatcher, ReadSession
-from web.templating import render, transaction
+from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
+from web.templating import render
 
 router = APIRouter()
 
 
-def _visible_need(session, need_id: int, viewer) -> Need:  # type: ignore[no-untyped-def]
-    need = session.get(Need, need_id)
-    if need is None or not can_see_need(need, viewer):
-        raise NotFound("需求不存在或无权查看")
-    return need
-
-
 @router.get("/needs/{need_id}", response_class=HTMLResponse)
 def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLResponse:
-    with session_scope(request.app.state.engine, write=False) as session:
-        need = _visible_need(session, need_id, viewer)
+    with read_session(request) as session:
+        need = listings.visible_need(session=session, viewer=viewer, need_id=need_id)
         owner = services.get_organization(session=session, organization_id=need.owner_id)
         contact = leads.contact_for(session, viewer, need, audit_reveal=False)
         my_interest = None
@@ -52,7 +44,7 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
                 )
             )
     if contact.revealed and leads.reveal_is_audited(viewer, need):
-        with transaction(request, reindex=False) as session:  # a reveal is written to the audit log
+        with unit_of_work(request) as session:  # a reveal is written to the audit log
             leads.audit_reveal_of(session, viewer, need)
     context = {
         "need": need,
@@ -65,8 +57,8 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
     return render(request, "needs/detail.html", context)
 
 
-def _owner_only(session, need_id: int, viewer) -> Need:  # type: ignore[no-untyped-def]
-    need = _visible_need(session, need_id, viewer)
+def _owner_only(session: Session, need_id: int, viewer: Viewer) -> Need:
+    need = listings.visible_need(session=session, viewer=viewer, need_id=need_id)
     if not (owns(viewer, need.owner_id) or viewer.is_staff):
         raise NotFound("页面不存在")
     return need
@@ -131,7 +123,7 @@ def express_interest(
 ) -> HTMLResponse:
     offered = int(offered_technology_id) if offered_technology_id.strip().isdigit() else None
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             interest = leads.express_interest(
                 session=session,
                 viewer=viewer,

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
-from matcher import leads
 from matcher.models import Notification
-from web.deps import CurrentUser, ReadSession, current_user
-from web.templating import render, transaction
+from matcher.notifications import mark_read
+from web.deps import CurrentUser, ReadSession, current_user, unit_of_work
+from web.templating import render
 
 router = APIRouter()
 
@@ -34,6 +34,6 @@ def notifications(request: Request, user: CurrentUser, session: ReadSession) -> 
 
 @router.post("/notifications/read")
 def read_all(request: Request, user: CurrentUser) -> Response:
-    with transaction(request) as session:
-        leads.mark_read(session, user.id)  # type: ignore[arg-type]
+    with unit_of_work(request) as session:
+        mark_read(session, user.id)  # type: ignore[arg-type]
     return RedirectResponse("/notifications", status_code=303)

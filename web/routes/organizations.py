@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from matcher import services
 from matcher.access import visible_needs_clause
+from matcher.errors import NotFound
 from matcher.models import Need, Technology
 from web.deps import CurrentViewer, ReadSession
 from web.templating import render
@@ -20,6 +21,8 @@ def organization_detail(
     request: Request, organization_id: int, viewer: CurrentViewer, session: ReadSession
 ) -> HTMLResponse:
     org = services.get_organization(session=session, organization_id=organization_id)
+    if org.status != "active" and not (viewer.is_admin or viewer.organization_id == org.id):
+        raise NotFound("单位不存在")
     technologies = session.exec(
         select(Technology)
         .where(Technology.owner_id == org.id, Technology.status == "published")

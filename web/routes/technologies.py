@@ -9,28 +9,22 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
-from matcher import leads, services
-from matcher.access import can_see_technology, owns
-from matcher.db import session_scope
+from matcher import leads, listings, services
+from matcher.access import owns
 from matcher.errors import DomainError, NotFound
-from matcher.models import Interest, Technology
-from web.deps import CurrentViewer, EngineMatcher, ReadSession
-from web.templating import render, transaction
+from matcher.models import Interest
+from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
+from web.templating import render
 
 router = APIRouter()
 
 
-def _visible_technology(session, technology_id: int, viewer) -> Technology:  # type: ignore[no-untyped-def]
-    tech = session.get(Technology, technology_id)
-    if tech is None or not can_see_technology(tech, viewer):
-        raise NotFound("科技成果不存在或未发布")
-    return tech
-
-
 @router.get("/technologies/{technology_id}", response_class=HTMLResponse)
 def technology_detail(request: Request, technology_id: int, viewer: CurrentViewer) -> HTMLResponse:
-    with session_scope(request.app.state.engine, write=False) as session:
-        tech = _visible_technology(session, technology_id, viewer)
+    with read_session(request) as session:
+        tech = listings.visible_technology(
+            session=session, viewer=viewer, technology_id=technology_id
+        )
         owner = services.get_organization(session=session, organization_id=tech.owner_id)
         contact = leads.contact_for(session, viewer, tech, audit_reveal=False)
         my_interest = None
@@ -42,7 +36,7 @@ def technology_detail(request: Request, technology_id: int, viewer: CurrentViewe
                 )
             ).first()
     if contact.revealed and leads.reveal_is_audited(viewer, tech):
-        with transaction(request, reindex=False) as session:  # a reveal is written to the audit log
+        with unit_of_work(request) as session:  # a reveal is written to the audit log
             leads.audit_reveal_of(session, viewer, tech)
     context = {
         "tech": tech,
@@ -75,7 +69,7 @@ def needing_enterprises(
     session: ReadSession,
 ) -> HTMLResponse:
     """For the owner: the enterprises whose needs this result could answer."""
-    tech = _visible_technology(session, technology_id, viewer)
+    tech = listings.visible_technology(session=session, viewer=viewer, technology_id=technology_id)
     if not owns(viewer, tech.owner_id):
         raise NotFound("页面不存在")
     hits = matcher.needs_for_technology(technology_id, viewer=viewer, limit=8)
@@ -94,7 +88,7 @@ def express_interest(
     message: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
     try:
-        with transaction(request) as session:
+        with unit_of_work(request) as session:
             interest = leads.express_interest(
                 session=session, viewer=viewer, technology_id=technology_id, message=message
             )

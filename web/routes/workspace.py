@@ -5,48 +5,42 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
-from matcher import accounts, services, vocab
+from matcher import accounts, listings, services, vocab
 from matcher.catalog import export_catalog, import_catalog, preview_catalog, template_workbook
 from matcher.catalog.columns import KIND_LABELS
-from matcher.errors import Forbidden, ImportRejected, NotFound, ValidationFailed
+from matcher.errors import Conflict, ImportRejected, NotFound, ValidationFailed
 from matcher.models import ApiToken, Need, Technology, User, utcnow
-from web.deps import CurrentUser, ReadSession
+from web.deps import (
+    CurrentUser,
+    ReadSession,
+    SignedInViewer,
+    read_session,
+    unit_of_work,
+    viewer_for,
+)
 from web.forms import need_values, parse_need, parse_technology, technology_values
-from web.templating import render, transaction
+from web.responses import download, redirect
+from web.templating import render
 
 router = APIRouter(prefix="/workspace")
-RENEW_DAYS = 365
+UPLOAD_TTL = dt.timedelta(hours=2)  # an import preview waits this long for its confirmation
+LISTING_KINDS = {"technologies": "technology", "needs": "need"}
 
 
 def _org_id(user: User) -> int:
-    if user.organization_id is None:
-        raise Forbidden("该账号不属于任何单位")
-    return user.organization_id
+    return listings.require_organization(viewer_for(user))
 
 
 def _supplies(user: User) -> bool:
     return user.role in ("university", "admin")
-
-
-def _own_technology(session, user: User, technology_id: int) -> Technology:  # type: ignore[no-untyped-def]
-    tech = session.get(Technology, technology_id)
-    if tech is None or tech.owner_id != user.organization_id:
-        raise NotFound("科技成果不存在")
-    return tech
-
-
-def _own_need(session, user: User, need_id: int) -> Need:  # type: ignore[no-untyped-def]
-    need = session.get(Need, need_id)
-    if need is None or need.owner_id != user.organization_id:
-        raise NotFound("需求不存在")
-    return need
 
 
 @router.get("", response_class=HTMLResponse)
@@ -97,7 +91,7 @@ def _tech_form(
 @router.get("/technologies/new", response_class=HTMLResponse)
 def new_technology(request: Request, user: CurrentUser) -> HTMLResponse:
     _org_id(user)
-    default_until = (dt.date.today() + dt.timedelta(days=RENEW_DAYS)).isoformat()
+    default_until = (dt.date.today() + dt.timedelta(days=listings.RENEW_DAYS)).isoformat()
     return _tech_form(
         request,
         {"status": "published", "valid_until": default_until, "cooperation_modes": []},
@@ -107,85 +101,93 @@ def new_technology(request: Request, user: CurrentUser) -> HTMLResponse:
 
 
 @router.post("/technologies/new", response_class=HTMLResponse)
-async def create_technology(request: Request, user: CurrentUser) -> Response:
-    org_id = _org_id(user)
+async def create_technology(request: Request, viewer: SignedInViewer) -> Response:
+    listings.require_organization(viewer)
     values, data, errors = parse_technology(await request.form())
     if data is None:
         return _tech_form(request, values, errors, None, status_code=422)
-    with transaction(request) as session:
-        tech = services.save_technology(session=session, data=data, owner_id=org_id)
-        services.audit(
-            session=session,
-            action="technology.create",
-            actor_id=user.id,
-            object_type="technology",
-            object_id=tech.id,
-        )
-    return RedirectResponse(f"/technologies/{tech.id}", status_code=303)
+    try:
+        with unit_of_work(request) as session:
+            tech = listings.create_technology(session=session, viewer=viewer, data=data)
+    except Conflict as exc:
+        return _tech_form(request, values, {"status": exc.message}, None, status_code=409)
+    return redirect(request, f"/technologies/{tech.id}", _published_message(tech.status))
 
 
 @router.get("/technologies/{technology_id}/edit", response_class=HTMLResponse)
 def edit_technology(
-    request: Request, technology_id: int, user: CurrentUser, session: ReadSession
+    request: Request, technology_id: int, viewer: SignedInViewer, session: ReadSession
 ) -> HTMLResponse:
-    tech = _own_technology(session, user, technology_id)
+    tech = listings.own_technology(session=session, viewer=viewer, technology_id=technology_id)
     return _tech_form(request, technology_values(tech), {}, tech)
 
 
 @router.post("/technologies/{technology_id}/edit", response_class=HTMLResponse)
-async def update_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
+async def update_technology(
+    request: Request, technology_id: int, viewer: SignedInViewer
+) -> Response:
     values, data, errors = parse_technology(await request.form())
-    with transaction(request) as session:
-        tech = _own_technology(session, user, technology_id)
-        if data is None:
-            return _tech_form(request, values, errors, tech, status_code=422)
-        data.code = tech.code
-        services.save_technology(session=session, data=data, owner_id=tech.owner_id, existing=tech)
-        services.audit(
-            session=session,
-            action="technology.update",
-            actor_id=user.id,
-            object_type="technology",
-            object_id=tech.id,
-        )
-    return RedirectResponse(f"/technologies/{technology_id}", status_code=303)
+    with read_session(request) as session:
+        tech = listings.own_technology(session=session, viewer=viewer, technology_id=technology_id)
+    if data is None:
+        return _tech_form(request, values, errors, tech, status_code=422)
+    try:
+        with unit_of_work(request) as session:
+            listings.update_technology(
+                session=session, viewer=viewer, technology_id=technology_id, data=data
+            )
+    except Conflict as exc:
+        return _tech_form(request, values, {"status": exc.message}, tech, status_code=409)
+    return redirect(request, f"/technologies/{technology_id}", "已保存")
+
+
+def _published_message(status: str) -> str:
+    if status == "pending":
+        return "已提交，平台审核通过后发布"
+    return "已发布" if status == "published" else "已保存"
+
+
+def _status_action(request: Request, kind: str, item_id: int, viewer: Any, action: str) -> Response:
+    """withdraw / renew / close / request a review again: the owner's one-click actions."""
+    try:
+        with unit_of_work(request) as session:
+            if action == "renew":
+                row = listings.renew_technology(
+                    session=session, viewer=viewer, technology_id=item_id
+                )
+            elif action == "review":
+                row = listings.request_review(
+                    session=session, viewer=viewer, kind=kind, item_id=item_id
+                )
+            else:
+                target = {"withdraw": "withdrawn", "close": "closed"}[action]
+                row = listings.change_status(
+                    session=session, viewer=viewer, kind=kind, item_id=item_id, status=target
+                )
+    except Conflict as exc:
+        return redirect(request, "/workspace", exc.message, level="error")
+    label = vocab.TECH_STATUSES if kind == "technology" else vocab.NEED_STATUSES
+    return redirect(request, "/workspace", f"《{row.title}》：{label.get(row.status, row.status)}")
 
 
 @router.post("/technologies/{technology_id}/withdraw")
-def withdraw_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
-    with transaction(request) as session:
-        tech = _own_technology(session, user, technology_id)
-        tech.status = "withdrawn"
-        tech.updated_at = utcnow()
-        session.add(tech)
-        services.audit(
-            session=session,
-            action="technology.withdraw",
-            actor_id=user.id,
-            object_type="technology",
-            object_id=tech.id,
-        )
-    return RedirectResponse("/workspace", status_code=303)
+def withdraw_technology(request: Request, technology_id: int, viewer: SignedInViewer) -> Response:
+    return _status_action(request, "technology", technology_id, viewer, "withdraw")
 
 
 @router.post("/technologies/{technology_id}/renew")
-def renew_technology(request: Request, technology_id: int, user: CurrentUser) -> Response:
-    with transaction(request) as session:
-        tech = _own_technology(session, user, technology_id)
-        tech.valid_until = dt.date.today() + dt.timedelta(days=RENEW_DAYS)
-        if tech.status in ("withdrawn", "draft"):
-            tech.status = "published"
-            tech.published_at = utcnow()
-        tech.updated_at = utcnow()
-        session.add(tech)
-        services.audit(
-            session=session,
-            action="technology.renew",
-            actor_id=user.id,
-            object_type="technology",
-            object_id=tech.id,
-        )
-    return RedirectResponse("/workspace", status_code=303)
+def renew_technology(request: Request, technology_id: int, viewer: SignedInViewer) -> Response:
+    return _status_action(request, "technology", technology_id, viewer, "renew")
+
+
+@router.post("/{collection}/{item_id}/review")
+def request_review(
+    request: Request, collection: str, item_id: int, viewer: SignedInViewer
+) -> Response:
+    """The owner of a rejected listing asks for another review after editing it."""
+    if collection not in LISTING_KINDS:
+        raise NotFound("页面不存在")
+    return _status_action(request, LISTING_KINDS[collection], item_id, viewer, "review")
 
 
 # --- needs ---------------------------------------------------------------------------------
@@ -219,73 +221,62 @@ def new_need(request: Request, user: CurrentUser, kind: str = "tech") -> HTMLRes
 
 
 @router.post("/needs/new", response_class=HTMLResponse)
-async def create_need(request: Request, user: CurrentUser) -> Response:
-    org_id = _org_id(user)
+async def create_need(request: Request, viewer: SignedInViewer) -> Response:
+    listings.require_organization(viewer)
     values, data, errors = parse_need(await request.form())
     if data is None:
         return _need_form(request, values, errors, None, status_code=422)
-    with transaction(request) as session:
-        need = services.save_need(session=session, data=data, owner_id=org_id)
-        services.audit(
-            session=session,
-            action="need.create",
-            actor_id=user.id,
-            object_type="need",
-            object_id=need.id,
-        )
-    return RedirectResponse(f"/needs/{need.id}", status_code=303)
+    try:
+        with unit_of_work(request) as session:
+            need = listings.create_need(session=session, viewer=viewer, data=data)
+    except Conflict as exc:
+        return _need_form(request, values, {"status": exc.message}, None, status_code=409)
+    return redirect(request, f"/needs/{need.id}", _published_message(need.status))
 
 
 @router.get("/needs/{need_id}/edit", response_class=HTMLResponse)
 def edit_need(
-    request: Request, need_id: int, user: CurrentUser, session: ReadSession
+    request: Request, need_id: int, viewer: SignedInViewer, session: ReadSession
 ) -> HTMLResponse:
-    need = _own_need(session, user, need_id)
+    need = listings.own_need(session=session, viewer=viewer, need_id=need_id)
     return _need_form(request, need_values(need), {}, need)
 
 
 @router.post("/needs/{need_id}/edit", response_class=HTMLResponse)
-async def update_need(request: Request, need_id: int, user: CurrentUser) -> Response:
+async def update_need(request: Request, need_id: int, viewer: SignedInViewer) -> Response:
     values, data, errors = parse_need(await request.form())
-    with transaction(request) as session:
-        need = _own_need(session, user, need_id)
-        if data is None:
-            return _need_form(request, values, errors, need, status_code=422)
-        data.code = need.code
-        services.save_need(session=session, data=data, owner_id=need.owner_id, existing=need)
-        services.audit(
-            session=session,
-            action="need.update",
-            actor_id=user.id,
-            object_type="need",
-            object_id=need.id,
-        )
-    return RedirectResponse(f"/needs/{need_id}", status_code=303)
+    with read_session(request) as session:
+        need = listings.own_need(session=session, viewer=viewer, need_id=need_id)
+    if data is None:
+        return _need_form(request, values, errors, need, status_code=422)
+    try:
+        with unit_of_work(request) as session:
+            listings.update_need(session=session, viewer=viewer, need_id=need_id, data=data)
+    except Conflict as exc:
+        return _need_form(request, values, {"status": exc.message}, need, status_code=409)
+    return redirect(request, f"/needs/{need_id}", "已保存")
 
 
 @router.post("/needs/{need_id}/close")
-def close_need(request: Request, need_id: int, user: CurrentUser) -> Response:
-    with transaction(request) as session:
-        need = _own_need(session, user, need_id)
-        need.status = "closed"
-        need.updated_at = utcnow()
-        session.add(need)
-        services.audit(
-            session=session,
-            action="need.close",
-            actor_id=user.id,
-            object_type="need",
-            object_id=need.id,
-        )
-    return RedirectResponse("/workspace", status_code=303)
+def close_need(request: Request, need_id: int, viewer: SignedInViewer) -> Response:
+    return _status_action(request, "need", need_id, viewer, "close")
 
 
 # --- import, templates, export ---------------------------------------------------------------
 
 
 def _uploads_dir(request: Request) -> Path:
+    """Where previews wait for their confirmation; previews older than UPLOAD_TTL are removed
+    whenever this is used (an abandoned preview does not stay on disk)."""
     path = request.app.state.settings.home / "uploads"
     path.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - UPLOAD_TTL.total_seconds()
+    for old in path.iterdir():
+        try:
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        except OSError:
+            continue
     return path
 
 
@@ -361,7 +352,7 @@ def import_confirm(
         )  # fmt: skip
     finally:
         path.unlink(missing_ok=True)
-    request.app.state.index.catch_up()
+    request.app.state.index.catch_up()  # the import committed in its own transaction
     return render(
         request,
         "workspace/import.html",
@@ -374,7 +365,7 @@ def download_template(kind: str, user: CurrentUser) -> Response:
     if kind not in ("organizations", "technologies", "needs"):
         raise NotFound("模板不存在")
     name = f"duijie-{KIND_LABELS[kind]}-导入模板.xlsx"
-    return _download(
+    return download(
         template_workbook(kind),
         name,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -388,7 +379,7 @@ def export(
     org_id = _org_id(user)
     if kind not in ("technologies", "needs") or format not in ("xlsx", "csv"):
         raise ValidationFailed("导出参数无效")
-    with transaction(request) as session:
+    with unit_of_work(request) as session:
         data = export_catalog(session, kind, format, where=lambda obj: obj.owner_id == org_id)
         services.audit(
             session=session,
@@ -402,18 +393,8 @@ def export(
         if format == "csv"
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    return _download(
+    return download(
         data, f"duijie-{KIND_LABELS[kind]}-{dt.date.today().isoformat()}.{format}", media
-    )
-
-
-def _download(data: bytes, filename: str, media_type: str) -> Response:
-    from urllib.parse import quote
-
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
 
 
@@ -424,7 +405,7 @@ def _download(data: bytes, filename: str, media_type: str) -> Response:
 def create_token(
     request: Request, user: CurrentUser, name: Annotated[str, Form(max_length=60)] = ""
 ) -> HTMLResponse:
-    with transaction(request) as session:
+    with unit_of_work(request) as session:
         db_user = session.get(User, user.id)
         assert db_user is not None
         token = accounts.new_api_token(session=session, user=db_user, name=name or "API")
@@ -434,7 +415,7 @@ def create_token(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, user: CurrentUser) -> Response:
-    with transaction(request) as session:
+    with unit_of_work(request) as session:
         row = session.get(ApiToken, token_id)
         if row is None or row.user_id != user.id:
             raise NotFound("令牌不存在")
@@ -443,4 +424,4 @@ def revoke_token(request: Request, token_id: int, user: CurrentUser) -> Response
         services.audit(
             session=session, action="api_token.revoke", actor_id=user.id, object_id=token_id
         )
-    return RedirectResponse("/workspace", status_code=303)
+    return redirect(request, "/workspace", "令牌已撤销")
