@@ -70,8 +70,9 @@ def can_see_technology(tech: Technology, viewer: Viewer) -> bool:
 
 
 def suspended_owners() -> Any:
-    """A subquery of the organizations whose listings nobody but admins may see."""
-    return select(col(Organization.id)).where(col(Organization.status) == "suspended")
+    """A subquery of the organizations whose listings nobody but admins may see: suspended,
+    or (with registration review) not yet approved."""
+    return select(col(Organization.id)).where(col(Organization.status) != "active")
 
 
 def visible_needs_clause(viewer: Viewer) -> Any:

@@ -159,6 +159,11 @@ def register(
         if clash is not None:
             raise Conflict("该统一社会信用代码已被其他单位使用")
     org = services.save_organization(session=session, data=organization)
+    from matcher.config import get_settings
+
+    if get_settings().registration_review:
+        org.status = "pending"  # waits in the review queue; its users sign in once approved
+        session.add(org)
     user = create_user(
         session=session,
         email=email,
@@ -235,8 +240,9 @@ def verify_password(session: Session, email: str, password: str) -> User | None:
         return None
     if user is None or not user.is_active:
         return None
-    if _organization_suspended(session, user):
-        raise Forbidden("所在单位已被暂停使用：请联系平台管理员")
+    blocked = _organization_blocked(session, user)
+    if blocked:
+        raise Forbidden(blocked)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
@@ -267,16 +273,23 @@ def user_for_session(session: Session, token: str | None) -> User | None:
     if row is None or row.revoked_at is not None or row.expires_at < utcnow():
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.is_active or _organization_suspended(session, user):
+    if user is None or not user.is_active or _organization_blocked(session, user):
         return None
     return user
 
 
-def _organization_suspended(session: Session, user: User) -> bool:
+def _organization_blocked(session: Session, user: User) -> str:
+    """Why the user's organization may not act now (suspended, or awaiting review), or ''."""
     if user.organization_id is None:
-        return False
+        return ""
     org = session.get(Organization, user.organization_id)
-    return org is not None and org.status != "active"
+    if org is None or org.status == "active":
+        return ""
+    if org.status == "pending":
+        return "所在单位的注册正在审核中：审核通过后即可登录"
+    if org.status == "rejected":
+        return "所在单位的注册未通过审核：请联系平台组织方"
+    return "所在单位已被暂停使用：请联系平台管理员"
 
 
 def revoke_session(*, session: Session, token: str | None) -> None:
@@ -313,8 +326,8 @@ def user_for_api_token(session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("API 令牌所属账号已停用")
-    if _organization_suspended(session, user):
-        raise Forbidden("API 令牌所属单位已被暂停使用")
+    if _organization_blocked(session, user):
+        raise Forbidden("API 令牌所属单位已被暂停使用或尚未通过审核")
     return user
 
 
@@ -327,7 +340,7 @@ def set_organization_status(
     from matcher.errors import ValidationFailed as Invalid
     from matcher.models import IndexOutbox, Need, Technology
 
-    if status not in ("active", "suspended"):
+    if status not in ("active", "suspended", "rejected"):
         raise Invalid("未知的状态")
     organization.status = status
     organization.updated_at = utcnow()

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         default="post",
         description="审核方式：post 先发布后审核（可随时驳回）；pre 先审核后发布（政府平台常用）",
     )
+    registration_review: bool = Field(
+        default=False,
+        description="自助注册的单位须经组织方审核后才能登录（进入统一审核队列）",
+    )
     trusted_proxies: str = Field(
         default="",
         description="可信反向代理的地址（逗号分隔）；仅这些地址发来的 X-Forwarded-For 被采信为客户端地址",

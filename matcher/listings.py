@@ -140,6 +140,7 @@ def create_listing(*, session: Session, viewer: Viewer, kind: str, data: Any) ->
     data = data.model_copy(update={"status": owner_status(kind, None, data.status)})
     row = _saver(kind)(session=session, data=data, owner_id=owner_id)
     row.created_by = viewer.user_id
+    row.reviewed_at = None  # into the review queue
     session.add(row)
     _audit(session, viewer, "create", kind, row, status=row.status)
     return row
@@ -154,6 +155,8 @@ def update_listing(*, session: Session, viewer: Viewer, kind: str, item_id: int,
     )
     data = data.model_copy(update={"code": row.code, "status": status})
     _saver(kind)(session=session, data=data, owner_id=row.owner_id, existing=row)
+    row.reviewed_at = None  # a changed text is checked again
+    session.add(row)
     _audit(session, viewer, "update", kind, row, status=row.status)
     return row
 
@@ -261,6 +264,8 @@ def moderate(
         raise NotFound("条目不存在")
     from matcher.notifications import notify_org
 
+    was = row.status
+    row.reviewed_at = utcnow()
     if approve:
         _set_status(row, "published")
         row.moderation_note = None
@@ -272,13 +277,14 @@ def moderate(
         row.moderation_note = note.strip()[:1000]
         text = f"您发布的《{row.title}》被驳回：{row.moderation_note}"
     session.add(row)
-    notify_org(
-        session,
-        row.owner_id,
-        f"moderation.{'publish' if approve else 'reject'}",
-        text,
-        "/workspace",
-    )
+    if not (approve and was == "published"):  # a check that changes nothing tells nobody
+        notify_org(
+            session,
+            row.owner_id,
+            f"moderation.{'publish' if approve else 'reject'}",
+            text,
+            "/workspace",
+        )
     services.audit(
         session=session,
         action=f"moderation.{'publish' if approve else 'reject'}",

@@ -127,7 +127,7 @@ class Organization(OrganizationBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=64, unique=True)
     is_demo: bool = Field(default=False)
-    status: str = Field(default="active", max_length=20)  # active / suspended
+    status: str = Field(default="active", max_length=20)  # active / suspended / pending
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -291,6 +291,8 @@ class Technology(TechnologyBase, table=True):
     status: str = Field(default="published", max_length=20, index=True)
     moderation_note: str | None = Field(default=None, sa_type=Text)
     created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    # when a moderator last checked this version (None: waiting in the review queue)
+    reviewed_at: dt.datetime | None = Field(default=None, index=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     published_at: dt.datetime | None = None
@@ -432,6 +434,7 @@ class Need(NeedBase, table=True):
     status: str = Field(default="published", max_length=20, index=True)
     moderation_note: str | None = Field(default=None, sa_type=Text)
     created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    reviewed_at: dt.datetime | None = Field(default=None, index=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

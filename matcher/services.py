@@ -192,3 +192,36 @@ def pending_outbox(*, session: Session, after_id: int, limit: int = 10_000) -> l
             .limit(limit)
         )
     )
+
+
+def platform_figures(*, session: Session) -> dict[str, float]:
+    """What the platform holds and has done, for the organizers' desk and the home page."""
+    from matcher.events.models import Meeting
+
+    def count(stmt: Any) -> int:
+        return int(session.exec(stmt).one())
+
+    signed = ("signed", "registered")
+    return {
+        "technologies": count(
+            select(func.count()).select_from(Technology).where(Technology.status == "published")
+        ),
+        "needs": count(select(func.count()).select_from(Need).where(Need.status == "published")),
+        "organizations": count(
+            select(func.count()).select_from(Organization).where(Organization.status == "active")
+        ),
+        "leads": count(select(func.count()).select_from(Lead)),
+        "contracts": count(
+            select(func.count()).select_from(Lead).where(col(Lead.stage).in_(signed))
+        ),
+        "contract_amount": float(
+            session.exec(  # type: ignore[arg-type]
+                select(func.coalesce(func.sum(Lead.contract_amount), 0)).where(
+                    col(Lead.stage).in_(signed)
+                )
+            ).one()
+        ),
+        "meetings_held": count(
+            select(func.count()).select_from(Meeting).where(Meeting.status == "held")
+        ),
+    }

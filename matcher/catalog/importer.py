@@ -28,6 +28,7 @@ from matcher.models import (
     OrganizationCreate,
     Technology,
     TechnologyCreate,
+    utcnow,
 )
 from matcher.validation import zh_errors
 
@@ -418,7 +419,10 @@ def import_catalog(
         for item in planned:
             if actions[item.row] == "unchanged":
                 continue
-            _apply(session, kind, item, is_demo=is_demo, actor_id=actor_id)
+            # an organization's own import waits in the review queue; the operators' CLI is trusted
+            _apply(
+                session, kind, item, is_demo=is_demo, actor_id=actor_id, reviewed=owner_id is None
+            )
         services.audit(
             session=session,
             action="catalog.import",
@@ -435,7 +439,13 @@ def import_catalog(
 
 
 def _apply(
-    session: Session, kind: str, item: _Planned, *, is_demo: bool, actor_id: int | None = None
+    session: Session,
+    kind: str,
+    item: _Planned,
+    *,
+    is_demo: bool,
+    actor_id: int | None = None,
+    reviewed: bool = True,
 ) -> None:
     if kind == "organizations":
         existing = session.get(Organization, item.existing_id) if item.existing_id else None
@@ -454,6 +464,7 @@ def _apply(
         )
         if tech is None:
             saved.created_by = actor_id
+        saved.reviewed_at = utcnow() if reviewed else None
     else:
         assert item.owner_id is not None
         need = session.get(Need, item.existing_id) if item.existing_id else None
@@ -462,3 +473,4 @@ def _apply(
         )
         if need is None:
             saved_need.created_by = actor_id
+        saved_need.reviewed_at = utcnow() if reviewed else None

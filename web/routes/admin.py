@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 from sqlmodel import col, func, select
 
-from matcher import accounts, listings, services, vocab
-from matcher.errors import DomainError, NotFound, ValidationFailed
+from matcher import accounts, listings, moderation, services, vocab
+from matcher.errors import Conflict, DomainError, NotFound, ValidationFailed
 from matcher.models import Need, Organization, Technology, User
 from web.deps import AdminUser, ReadSession, StaffUser, unit_of_work, viewer_for
 from web.responses import redirect
@@ -62,6 +63,7 @@ def admin_home(
         "values": {},
         "errors": {},
         "is_admin": user.role == "admin",
+        "queued": sum(moderation.counts(session).values()),
         "rejected": session.exec(
             select(func.count()).select_from(Technology).where(Technology.status == "rejected")
         ).one(),
@@ -195,3 +197,62 @@ def moderate(
     except ValidationFailed as exc:
         return redirect(request, "/admin", exc.message, level="error")
     return redirect(request, "/admin", "已发布" if action == "publish" else "已驳回")
+
+
+@router.get("/moderation", response_class=HTMLResponse)
+def moderation_queue(
+    request: Request, user: StaffUser, session: ReadSession, kind: str = "", page: int = 1
+) -> HTMLResponse:
+    """Everything awaiting review, oldest first: results, needs, challenges, registrations."""
+    kind = kind if kind in moderation.KINDS else ""
+    page = max(1, min(page, 10_000))
+    items, total = moderation.review_queue(session, viewer_for(user), kind=kind, page=page)
+    pages = max(1, -(-total // moderation.PAGE_SIZE))
+    return render(
+        request,
+        "admin/moderation.html",
+        {
+            "items": items, "total": total, "kind": kind, "page": page, "pages": pages,
+            "kinds": moderation.KINDS, "counts": moderation.counts(session),
+            "pre": request.app.state.settings.moderation == "pre",
+        },
+    )  # fmt: skip
+
+
+@router.post("/moderation/{kind}/{item_id}", response_class=HTMLResponse)
+def moderation_decide(
+    request: Request,
+    kind: str,
+    item_id: int,
+    user: StaffUser,
+    decision: Annotated[str, Form(max_length=10)],
+    note: Annotated[str, Form(max_length=1000)] = "",
+    back: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Approve or reject one item; htmx replaces the row in place, so the moderator stays where
+    they were (without htmx, the same page of the queue comes back)."""
+    if kind not in moderation.KINDS or decision not in ("approve", "reject"):
+        raise NotFound("页面不存在")
+    target = back if back.startswith("/admin/moderation") else "/admin/moderation"
+    try:
+        with unit_of_work(request) as session:
+            moderation.decide(
+                session=session, viewer=viewer_for(user), kind=kind, item_id=item_id,
+                approve=decision == "approve", note=note,
+            )  # fmt: skip
+    except (ValidationFailed, Conflict) as exc:
+        if request.headers.get("HX-Request"):
+            return HTMLResponse(
+                f'<span class="error" role="alert">{escape(exc.message)}</span>',
+                status_code=exc.status_code,
+                headers={"HX-Retarget": f"#decision-{kind}-{item_id}", "HX-Reswap": "innerHTML"},
+            )
+        return redirect(request, target, exc.message, level="error")
+    done = "已通过" if decision == "approve" else "已驳回"
+    if request.headers.get("HX-Request"):
+        return render(
+            request, "admin/moderation.html",
+            {"decided": {"kind": kind, "id": item_id, "text": done, "label": moderation.KINDS[kind]}},
+            block="!decided",
+        )  # fmt: skip
+    return redirect(request, target, f"{moderation.KINDS[kind]} #{item_id}：{done}")

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from matcher import accounts, services
 from matcher.errors import DomainError, Forbidden, TooManyRequests
-from matcher.models import OrganizationCreate
+from matcher.models import OrganizationCreate, User
 from matcher.validation import zh_errors
 from web.deps import client_ip, current_user, unit_of_work
+from web.routes.desk import home_for
 from web.security import SESSION_COOKIE
 from web.templating import render
 
@@ -21,11 +22,12 @@ router = APIRouter()
 REGISTER_KINDS = {"enterprise": "企业", "university": "高校", "institute": "科研院所"}
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect to another site after sign-in."""
+def _safe_next(target: str | None, user: User | None = None) -> str:
+    """Only local paths: never redirect to another site after sign-in; by default, the place
+    where the user's role works."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/workspace"
+    return home_for(user) if user is not None else "/workspace"
 
 
 def _signed_in(request: Request, token: str, target: str) -> Response:
@@ -43,8 +45,9 @@ def _signed_in(request: Request, token: str, target: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "") -> Response:
-    if current_user(request) is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+    signed_in = current_user(request)
+    if signed_in is not None:
+        return RedirectResponse(_safe_next(next, signed_in), status_code=303)
     return render(request, "auth/login.html", {"values": {"next": next}, "errors": {}})
 
 
@@ -65,9 +68,10 @@ def login(
             accounts.record_attempt(session, normalized, ip, success=user is not None)
             if user is None:
                 services.audit(session=session, action="account.login_failed", ip=ip, detail={})
-                token = None
+                token, home = None, ""
             else:
                 token = accounts.new_session(session=session, user=user, ip=ip)
+                home = _safe_next(next, user)
                 services.audit(session=session, action="account.login", actor_id=user.id, ip=ip)
     except (TooManyRequests, Forbidden) as exc:
         return render(
@@ -83,7 +87,7 @@ def login(
             {"values": values, "errors": {"": "邮箱或密码不正确"}},
             status_code=401,
         )
-    return _signed_in(request, token, _safe_next(next))
+    return _signed_in(request, token, home)
 
 
 @router.post("/logout")

@@ -94,7 +94,7 @@ def new_event(request: Request, viewer: SignedInViewer) -> HTMLResponse:
     access.require_organizer(viewer)
     day = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     values = {
-        "starts_on": day, "ends_on": day, "meeting_cap": "6", "tables": "20", "slot_minutes": "20",
+        "starts_on": day, "ends_on": "", "meeting_cap": "6", "tables": "20", "slot_minutes": "20",
         "s1_start": "09:00", "s1_end": "11:50", "s1_break": "10:20-10:30", "s2_start": "14:00", "s2_end": "16:50", "s2_break": "15:20-15:30",
     }  # fmt: skip
     return render(

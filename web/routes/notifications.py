@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from matcher.models import Notification
 from matcher.notifications import mark_read
-from web.deps import CurrentUser, ReadSession, current_user, unit_of_work
+from web.deps import CurrentUser, current_user, read_session, unit_of_work
 from web.templating import render
 
 router = APIRouter()
@@ -22,14 +22,21 @@ def count(request: Request) -> Response:
 
 
 @router.get("/notifications", response_class=HTMLResponse)
-def notifications(request: Request, user: CurrentUser, session: ReadSession) -> HTMLResponse:
-    rows = session.exec(
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(col(Notification.created_at).desc())
-        .limit(100)
-    ).all()
-    return render(request, "notifications/list.html", {"rows": rows})
+def notifications(request: Request, user: CurrentUser) -> HTMLResponse:
+    """The latest notifications; opening the list reads them (the new ones stay marked on this
+    page, and the bell's count drops to zero)."""
+    with read_session(request) as session:
+        rows = session.exec(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(col(Notification.created_at).desc())
+            .limit(100)
+        ).all()
+    fresh = {row.id for row in rows if row.read_at is None}
+    if fresh:
+        with unit_of_work(request) as session:
+            mark_read(session, user.id)  # type: ignore[arg-type]
+    return render(request, "notifications/list.html", {"rows": rows, "fresh": fresh})
 
 
 @router.post("/notifications/read")

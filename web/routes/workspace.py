@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from matcher import accounts, listings, services, vocab
@@ -28,6 +28,7 @@ from web.deps import (
 )
 from web.forms import need_values, parse_need, parse_technology, technology_values
 from web.responses import download, redirect
+from web.routes.desk import home_for
 from web.templating import render
 
 router = APIRouter(prefix="/workspace")
@@ -46,7 +47,9 @@ def _supplies(user: User) -> bool:
 @router.get("", response_class=HTMLResponse)
 def workspace(
     request: Request, user: CurrentUser, session: ReadSession, welcome: str = ""
-) -> HTMLResponse:
+) -> Response:
+    if user.organization_id is None:  # organizers and admins work elsewhere
+        return RedirectResponse(home_for(user), status_code=303)
     org_id = _org_id(user)
     org = services.get_organization(session=session, organization_id=org_id)
     technologies = session.exec(
