@@ -19,7 +19,16 @@ from matcher import services
 from matcher.access import Viewer, listing_visible, owns
 from matcher.config import get_settings
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from matcher.models import Need, NeedCreate, Technology, TechnologyCreate, User, pk, utcnow
+from matcher.models import (
+    Need,
+    NeedCreate,
+    Organization,
+    Technology,
+    TechnologyCreate,
+    User,
+    pk,
+    utcnow,
+)
 
 Kind = Literal["technology", "need"]
 MODERATED = ("pending", "rejected")
@@ -293,3 +302,18 @@ def moderate(
         object_id=item_id,
     )
     return row
+
+
+def form_defaults(*, session: Session, user: User) -> dict[str, str]:
+    """What a new listing's form starts with: the organization's province and city and the
+    signed-in person as the contact — the values almost every listing repeats."""
+    org = session.get(Organization, user.organization_id) if user.organization_id else None
+    values = {
+        "province": (org.province if org else None) or "",
+        "city": (org.city if org else None) or "",
+        "industry": (org.industry if org else None) or "",
+        "contact_name": user.name or "",
+        "contact_phone": user.phone or "",
+        "contact_email": user.email or "",
+    }
+    return {k: v for k, v in values.items() if v}

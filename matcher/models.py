@@ -672,6 +672,7 @@ class Interest(SQLModel, table=True):
     technology_id: int | None = Field(default=None, foreign_key="technology.id", index=True)
     need_id: int | None = Field(default=None, foreign_key="need.id", index=True)
     offered_technology_id: int | None = Field(default=None, foreign_key="technology.id")
+    offered_need_id: int | None = Field(default=None, foreign_key="need.id")
     message: str = Field(default="", sa_type=Text)
     status: str = Field(
         default="pending", max_length=20, index=True

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from matcher import leads, listings, services
 from matcher.access import Viewer, owns
 from matcher.errors import DomainError, NotFound
-from matcher.models import Interest, Need, Technology
+from matcher.models import Need, Technology
 from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
 from web.templating import render
 
@@ -28,21 +28,8 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
         my_interest = None
         my_technologies: list[Technology] = []
         if viewer.organization_id is not None and not owns(viewer, need.owner_id):
-            my_interest = session.exec(
-                select(Interest).where(
-                    Interest.need_id == need.id, Interest.from_org_id == viewer.organization_id
-                )
-            ).first()
-            my_technologies = list(
-                session.exec(
-                    select(Technology)
-                    .where(
-                        Technology.owner_id == viewer.organization_id,
-                        Technology.status == "published",
-                    )
-                    .order_by(col(Technology.title))
-                )
-            )
+            my_interest = leads.my_interest_in(session, viewer, need_id=need.id)
+            my_technologies = leads.offerable_listings(session, viewer, kind="technology")
     if contact.revealed and leads.reveal_is_audited(viewer, need):
         with unit_of_work(request) as session:  # a reveal is written to the audit log
             leads.audit_reveal_of(session, viewer, need)

@@ -92,12 +92,19 @@ def _tech_form(
 
 
 @router.get("/technologies/new", response_class=HTMLResponse)
-def new_technology(request: Request, user: CurrentUser) -> HTMLResponse:
+def new_technology(request: Request, user: CurrentUser, session: ReadSession) -> HTMLResponse:
     _org_id(user)
     default_until = (dt.date.today() + dt.timedelta(days=listings.RENEW_DAYS)).isoformat()
+    defaults = listings.form_defaults(session=session, user=user)
+    defaults.pop("industry", None)
     return _tech_form(
         request,
-        {"status": "published", "valid_until": default_until, "cooperation_modes": []},
+        {
+            **defaults,
+            "status": "published",
+            "valid_until": default_until,
+            "cooperation_modes": [],
+        },
         {},
         None,
     )
@@ -208,12 +215,15 @@ def _need_form(
 
 
 @router.get("/needs/new", response_class=HTMLResponse)
-def new_need(request: Request, user: CurrentUser, kind: str = "tech") -> HTMLResponse:
+def new_need(
+    request: Request, user: CurrentUser, session: ReadSession, kind: str = "tech"
+) -> HTMLResponse:
     _org_id(user)
     deadline = (dt.date.today() + dt.timedelta(days=180)).isoformat()
     return _need_form(
         request,
         {
+            **listings.form_defaults(session=session, user=user),
             "kind": kind if kind in vocab.NEED_KINDS else "tech",
             "visibility": "public",
             "deadline": deadline,
@@ -364,12 +374,17 @@ def import_confirm(
 
 
 @router.get("/templates/{kind}.xlsx")
-def download_template(kind: str, user: CurrentUser) -> Response:
+def download_template(kind: str, user: CurrentUser, session: ReadSession) -> Response:
     if kind not in ("organizations", "technologies", "needs"):
         raise NotFound("模板不存在")
     name = f"duijie-{KIND_LABELS[kind]}-导入模板.xlsx"
+    org = (
+        services.get_organization(session=session, organization_id=user.organization_id)
+        if user.organization_id
+        else None
+    )
     return download(
-        template_workbook(kind),
+        template_workbook(kind, owner_name=org.name if org else None),
         name,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
