@@ -432,10 +432,8 @@ class Matcher:
             reason = f"最相关成果：《{best[0].item.title}》" + (
                 f" 等 {len(items)} 项相关成果" if len(items) > 1 else ""
             )
-            if record["contracts"] or record["accepted_leads"]:
-                reason += (
-                    f"；平台记录：{record['accepted_leads']} 次对接、{record['contracts']} 份合同"
-                )
+            # the platform's record of the team stays out of the reason: the reason travels into
+            # the invitation the team receives, the record is the organizer's own note (shown apart)
             teams.append(
                 TeamHit(
                     org,

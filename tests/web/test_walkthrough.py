@@ -261,3 +261,174 @@ def test_reading_notifications_clears_the_badge(make_browser, engine: Engine) ->
     assert badge.search(univ.get("/workspace").text)
     assert "对您的成果" in univ.get("/notifications").text
     assert not badge.search(univ.get("/workspace").text)
+
+
+# --- 对接会 ------------------------------------------------------------------------------------
+
+
+def _viewer_of(session, who: str):  # type: ignore[no-untyped-def]
+    from matcher.access import Viewer
+    from matcher.models import User
+
+    user = session.exec(select(User).where(User.email == USERS[who][0])).one()
+    return Viewer(user.id, user.organization_id, user.role)
+
+
+def _new_event(engine: Engine, *, name: str = "冶金专场对接会") -> int:
+    import datetime as dt
+
+    from matcher.events import service as events
+    from matcher.models import pk
+
+    with session_scope(engine) as session:
+        today = dt.date.today()
+        event = events.create_event(
+            session, _viewer_of(session, "organizer"), name=name, starts_on=today, ends_on=today,
+            tables=2, sessions=[{"day": today, "start": dt.time(9, 0), "end": dt.time(10, 0), "slot_minutes": 20}],
+        )  # fmt: skip
+        return pk(event)
+
+
+def test_scheduling_with_nobody_registered_explains_itself(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    event_id = _new_event(engine)
+    b = make_browser("organizer")
+    b.get(f"/events/{event_id}")
+    response = b.post(f"/events/{event_id}/schedule", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/events/{event_id}"
+    level, text = flash_of(b, response)
+    assert level == "error" and "已报名" in text
+
+
+def test_several_invitations_at_once(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from matcher.events.models import Participant
+
+    event_id = _new_event(engine)
+    with session_scope(engine) as session:
+        orgs = {o.name: o.id for o in session.exec(select(Organization))}
+    b = make_browser("organizer")
+    b.get(f"/events/{event_id}/invite")
+    picks = [
+        f"{orgs['鞍辽钢铁股份有限公司']}:demand::",
+        f"{orgs['渤澜船舶重工有限公司']}:demand::",
+        f"{orgs['北辰理工大学']}:supply::",
+    ]
+    response = b.post(f"/events/{event_id}/invite/batch", {"pick": picks}, follow_redirects=False)
+    assert flash_of(b, response) == ("success", "已邀请 3 家单位")
+    with session_scope(engine) as session:
+        invited = session.exec(select(Participant).where(Participant.event_id == event_id)).all()
+        assert {p.organization_id for p in invited} == {
+            orgs["鞍辽钢铁股份有限公司"],
+            orgs["渤澜船舶重工有限公司"],
+            orgs["北辰理工大学"],
+        }
+    # only the event's organizer may invite
+    steel = make_browser("steel")
+    steel.get("/interests")
+    assert steel.post(f"/events/{event_id}/invite/batch", {"pick": picks}).status_code in (403, 404)
+
+
+def test_the_report_groups_by_real_fields_and_exports(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.test_guarded_core import _event_with_hidden_need
+
+    ids = _event_with_hidden_need(engine)
+    b = make_browser("organizer")
+    page = b.get(f"/events/{ids['event']}/report").text
+    assert "data-print" in page and "report.xlsx" in page and "已进行的洽谈" in page
+    workbook = b.client.get(f"/events/{ids['event']}/report.xlsx")
+    assert workbook.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    assert {"概况", "按技术领域", "洽谈明细"} <= set(book.sheetnames)
+    detail = [[c.value for c in row] for row in book["洽谈明细"].iter_rows(min_row=2)]
+    assert detail and detail[0][2].startswith("鞍辽钢铁") and detail[0][4] == "冶金与矿业"
+    # participants never get the organizer's report
+    assert make_browser("steel").client.get(f"/events/{ids['event']}/report.xlsx").status_code in (
+        403,
+        404,
+    )
+
+
+def test_the_grid_names_meetings_without_internal_ids(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.test_guarded_core import _event_with_hidden_need
+
+    ids = _event_with_hidden_need(engine, status="scheduled")
+    page = make_browser("organizer").get(f"/events/{ids['event']}/grid").text
+    assert f"#{ids['meeting']}<" not in page and "鞍辽钢铁" in page
+
+
+# --- 揭榜挂帅 ----------------------------------------------------------------------------------
+
+
+def _challenge_with_indicator(engine: Engine) -> int:
+    import datetime as dt
+
+    from matcher.challenges import service as challenges
+    from matcher.models import pk
+
+    with session_scope(engine) as session:
+        organizer = _viewer_of(session, "organizer")
+        steel = _viewer_of(session, "steel")
+        challenge = challenges.save_challenge(
+            session, organizer,
+            challenges.ChallengeIn(
+                title="高炉炉况异常提前预警", problem="高炉炉况判断依赖经验，需在线监测与异常预警，" * 2,
+                application_deadline=dt.date.today() + dt.timedelta(days=30), bounty=300,
+                indicators=[challenges.IndicatorIn("预警提前量", ">=", 72, None, "小时")],
+            ),
+            publisher_id=steel.organization_id,
+        )  # fmt: skip
+        return pk(challenge)
+
+
+def test_an_application_cites_own_results_and_answers_each_indicator(
+    make_browser, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    challenge_id = _challenge_with_indicator(engine)
+    own = _tech_id(engine, "T1")  # 北辰理工大学's
+    foreign = _tech_id(engine, "T2")  # 云岫材料研究所's
+    univ = make_browser("univ")
+    form = univ.get(f"/challenges/{challenge_id}/apply").text
+    assert 'name="cited"' in form and f'value="{own}"' in form and f'value="{foreign}"' not in form
+    indicator = re.search(r'name="answer_(\d+)"', form)
+    assert indicator
+    fields = {
+        "team": "炉况课题组", "leader": "王老师", "budget": "200",
+        "approach": "基于风口图像与炉顶温度的炉况识别，结合热负荷模型给出提前预警，已在两座高炉试运行。" * 2,
+        "ms_title": "样机", "ms_due": "", "ms_amount": "",
+        f"answer_{indicator.group(1)}": "可提前3天预警", "action": "submit",
+    }  # fmt: skip
+    refused = univ.post(f"/challenges/{challenge_id}/apply", {**fields, "cited": [str(foreign)]})
+    assert refused.status_code == 422 and "只能引用本单位已发布的成果" in refused.text
+    assert "可提前3天预警" in refused.text  # the form keeps what was typed
+    done = univ.post(
+        f"/challenges/{challenge_id}/apply", {**fields, "cited": [str(own)]}, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text[:400]
+    page = univ.get(done.headers["location"]).text
+    assert "考核指标逐项回答" in page and "可提前3天预警" in page and "引用的成果" in page
+    assert "高炉炉况在线监测" in page
+
+
+def test_a_team_invitation_carries_no_internal_notes(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from matcher.models import Notification
+
+    challenge_id = _challenge_with_indicator(engine)
+    with session_scope(engine) as session:
+        univ_org = session.exec(
+            select(Organization).where(Organization.name == "北辰理工大学")
+        ).one()
+        ship = session.exec(
+            select(Organization).where(Organization.name == "渤澜船舶重工有限公司")
+        ).one()
+        # a team with a platform record: a lead in negotiation
+        session.add(Lead(supplier_id=univ_org.id, demander_id=ship.id, stage="negotiation"))
+    b = make_browser("organizer")
+    teams = b.get(f"/challenges/{challenge_id}/teams").text
+    reason = re.search(r'name="reason" value="([^"]*)"', teams)
+    assert reason and "平台记录" not in reason.group(1)
+    b.post(
+        f"/challenges/{challenge_id}/invite",
+        {"organization_id": str(univ_org.id), "reason": reason.group(1), "score": "1"},
+    )
+    with session_scope(engine) as session:
+        texts = [n.text for n in session.exec(select(Notification)) if "揭榜" in n.text]
+        assert texts and not any("平台记录" in t for t in texts)
