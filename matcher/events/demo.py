@@ -50,6 +50,13 @@ def demand_organizations(session: Session, limit: int) -> list[int]:
     return [org_id for _, _, org_id in sorted(eligible)[:limit]]
 
 
+def demo_event_id(engine: Engine) -> int | None:
+    """The demo event's id, when it has been created."""
+    with session_scope(engine, write=False) as session:
+        event = session.exec(select(Event).where(Event.name == DEMO_EVENT_NAME)).first()
+        return event.id if event else None
+
+
 def create_demo_event(
     engine: Engine,
     matcher: Any,
