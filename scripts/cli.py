@@ -88,7 +88,7 @@ def _safe_url(url: str) -> str:
 @app.command("demo-data")
 @friendly_errors
 def demo_data() -> None:
-    """载入演示数据：2,000 项科技成果、150 余条企业需求、单位与投资机构（可重复执行）。"""
+    """载入演示数据：1,400 余项理工农医科技成果、160 余条企业需求、单位与投资机构、揭榜挂帅榜单和一场钢铁集团专场对接会（可重复执行）。"""
     from matcher.demo.build import load_demo
     from matcher.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
 
@@ -107,7 +107,30 @@ def demo_data() -> None:
     )
     console.print(f"揭榜挂帅演示榜单：新建 {challenges} 个（/challenges）")
     _after_data_change(engine)
+    _demo_event_if_missing(engine)
     _print_counts(engine)
+
+
+def _demo_event_if_missing(engine: Any) -> None:
+    """The steel group's 对接会 with its draft schedule, once (it needs the search model)."""
+    from matcher.errors import ModelUnavailable
+    from matcher.events.demo import DEMO_EVENT_NAME, create_demo_event, demo_event_id
+
+    if demo_event_id(engine) is not None:
+        return
+    try:
+        matcher = _matcher(engine)
+    except ModelUnavailable as exc:
+        err_console.print(
+            f"[yellow]演示对接会未创建：{exc.message}（模型就绪后运行 duijie event demo）[/yellow]"
+        )
+        return
+    try:
+        with console.status("正在为演示对接会邀请、收集意愿并排程…"):
+            event_id = create_demo_event(engine, matcher)
+    finally:
+        matcher.manager.close()
+    console.print(f"演示对接会：{DEMO_EVENT_NAME}（/events/{event_id}，组织方账号可编辑日程）")
 
 
 def _after_data_change(engine: Any) -> None:
@@ -808,11 +831,13 @@ def _matcher(engine: Any) -> Any:
 @event_app.command("demo")
 @friendly_errors
 def event_demo(
-    enterprises: Annotated[int, typer.Option(help="需求方企业数")] = 40,
+    enterprises: Annotated[
+        int, typer.Option(help="需求方企业数上限（集团成员及主题行业企业）")
+    ] = 40,
     teams: Annotated[int, typer.Option(help="成果方团队数")] = 60,
     tables: Annotated[int, typer.Option(help="桌位数")] = 20,
 ) -> None:
-    """在演示数据上创建一场对接会（企业集团 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
+    """在演示数据上（重新）创建钢铁集团专场对接会（集团成员及主题行业企业 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
     from matcher.db import session_scope
     from matcher.events.demo import create_demo_event
     from matcher.events.models import Event
