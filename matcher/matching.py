@@ -20,7 +20,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matcher import scoring
+from matcher import relevance, scoring
 from matcher.access import (
     ANONYMOUS,
     Viewer,
@@ -120,7 +120,8 @@ class Matcher:
         depth: int = DEPTH,
         vector: np.ndarray | None = None,
     ) -> tuple[list[Scored], list[str]]:
-        """Fused candidates (best first) and the query's lexical tokens."""
+        """Fused candidates (best first), each with its calibrated relevance, and the query's
+        lexical tokens."""
         index = self.manager.collections[collection]
         if vector is None:
             vector = self.manager.encoder.encode_queries([text])[0]
@@ -128,7 +129,67 @@ class Matcher:
         with self.manager.lock:
             dense = index.vectors.search(vector, depth, allowed)
             lexical = index.lexical.top(tokens, depth, allowed)
-        return scoring.fuse(dense, lexical, method=self.fusion), tokens
+            if allowed is None and depth >= relevance.REFERENCE_DEPTH:
+                ref_dense, ref_lexical = dense, lexical
+            else:  # margins are measured against the whole catalog, whatever the filters
+                ref_dense = index.vectors.search(vector, relevance.REFERENCE_DEPTH)
+                ref_lexical = index.lexical.top(tokens, relevance.REFERENCE_DEPTH)
+            fused = scoring.fuse(dense, lexical, method=self.fusion)
+            self.assess(collection, vector, tokens, fused, ref_dense, ref_lexical)
+        return fused, tokens
+
+    @property
+    def calibration(self) -> relevance.Calibration:
+        return relevance.load(
+            self.manager.settings.home,
+            self.manager.encoder.fingerprint,
+            self.manager.lexer.fingerprint,
+        )
+
+    def assess(
+        self,
+        collection: str,
+        vector: np.ndarray,
+        tokens: list[str],
+        items: list[Scored],
+        ref_dense: list[tuple[int, float]],
+        ref_lexical: list[tuple[int, float]],
+    ) -> None:
+        """Set each candidate's evidence, calibrated relevance and label (see matcher.relevance)."""
+        if not items:
+            return
+        index = self.manager.collections[collection]
+        lexical = index.lexical
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        no_cosine = [s for s in items if s.dense_rank is None]
+        if no_cosine:
+            labels = [index.vectors.label_of.get(s.id) for s in no_cosine]
+            present = [(s, label) for s, label in zip(no_cosine, labels, strict=True) if label is not None]
+            if present:
+                matrix = index.vectors.vectors_for([label for _, label in present])
+                for (s, _), cosine in zip(present, (matrix @ query).tolist(), strict=True):
+                    s.dense = float(cosine)
+        no_bm25 = [s.id for s in items if s.lexical_rank is None]
+        if no_bm25 and tokens:
+            found = lexical.scores_of(tokens, no_bm25)
+            for s in items:
+                if s.lexical_rank is None:
+                    s.lexical = found.get(s.id, 0.0)
+        ref = relevance.reference_for(
+            [c for _, c in ref_dense], [b for _, b in ref_lexical], tokens, lexical.idf, lexical.max_idf()
+        )
+        rows = np.stack(
+            [
+                relevance.evidence(s.dense, s.lexical, set(lexical.document_tokens(s.id)), ref)
+                for s in items
+            ]
+        )
+        calibration = self.calibration
+        probabilities = calibration.probability(rows)
+        for s, row, p in zip(items, rows, probabilities.tolist(), strict=True):
+            s.evidence = row
+            s.relevance = float(p)
+            s.label = calibration.label(float(p))
 
     def dense_only(self, collection: str, text: str, depth: int = 10) -> list[tuple[int, float]]:
         vector = self.manager.encoder.encode_queries([text])[0]
