@@ -45,6 +45,7 @@ FEATURES = (
     "bm25_lead",  # (BM25 − the best other candidate's BM25) / the query's total IDF
     "coverage",  # IDF-weighted share of the query's words the hit contains
 )
+P_FLOOR = 1e-4  # probabilities below it (or above 1 − it) print as 0 (or 100)
 REFERENCE_DEPTH = 100  # candidates per side the margins are measured against (fixed: same figure
 # in every channel, whatever depth or filter the channel uses)
 BM25_K1 = 1.2  # index/lexical.py's k1: BM25 of one term is at most idf × (k1 + 1)
@@ -149,6 +150,20 @@ class Calibration:
         if p >= self.related:
             return RELATED
         return WEAK
+
+    def display_value(self, p: float) -> float:
+        """The figure people read, 0–1 (the site prints 0–100): a monotone map of the
+        probability, linear in log-odds between anchors, so that 相关 starts at 0.50 and 高度相关
+        at 0.80 whatever the thresholds a calibration arrived at."""
+        lo, hi = logit(P_FLOOR), logit(1 - P_FLOOR)
+        t_rel, t_high, x = logit(self.related), logit(self.high), logit(p)
+        if x >= t_high:
+            value = 0.8 + 0.2 * (x - t_high) / max(hi - t_high, 1e-9)
+        elif x >= t_rel:
+            value = 0.5 + 0.3 * (x - t_rel) / max(t_high - t_rel, 1e-9)
+        else:
+            value = 0.5 * (x - lo) / max(t_rel - lo, 1e-9)
+        return float(min(max(value, 0.0), 1.0))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -297,7 +312,10 @@ def load(home: Path, model_fingerprint: str, tokenizer_fingerprint: str) -> Cali
         except (OSError, ValueError, KeyError, TypeError) as exc:
             _log.warning("calibration %s unreadable (%s); trying the next", path, exc)
             continue
-        if candidate.tokenizer_fingerprint and candidate.tokenizer_fingerprint != tokenizer_fingerprint:
+        if (
+            candidate.tokenizer_fingerprint
+            and candidate.tokenizer_fingerprint != tokenizer_fingerprint
+        ):
             _log.warning("calibration %s was fitted with another tokenizer; not used", path)
             continue
         found = candidate
@@ -320,13 +338,13 @@ def forget_loaded() -> None:
 
 @dataclass(frozen=True)
 class Relevance:
-    probability: float
+    value: float  # the 0–1 figure (Calibration.display_value)
     label: str  # high / related / weak
 
     @property
     def figure(self) -> int:
         """0–100, what the site prints."""
-        return int(round(100 * self.probability))
+        return round(100 * self.value)
 
     @property
     def text(self) -> str:

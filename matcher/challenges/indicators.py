@@ -57,7 +57,9 @@ ALIASES: dict[str, tuple[float, str]] = {
     "MHz": (1, "megahertz"), "GHz": (1, "gigahertz"), "dB": (1, "db_level"), "分贝": (1, "db_level"),
 }  # fmt: skip
 # 「度」 is ℃ next to a temperature and kWh next to electricity: it takes the target's meaning.
-AMBIGUOUS = {"度": ((1, "degree_Celsius"), (1, "kilowatt_hour"))}
+AMBIGUOUS: dict[str, tuple[tuple[float, str], ...]] = {
+    "度": ((1, "degree_Celsius"), (1, "kilowatt_hour"))
+}
 
 _UNIT_WORDS = sorted([*ALIASES, *AMBIGUOUS], key=len, reverse=True)
 _UNIT_PATTERN = "|".join(re.escape(u) for u in _UNIT_WORDS)
@@ -77,7 +79,7 @@ LABELS = {MEETS: "达到", SHORT: "未达到", UNKNOWN: "未说明"}
 def registry() -> Any:
     import pint
 
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("occurrence = [occurrence]")  # 次: cycles, repetitions (not a ratio)
     ureg.define("yuan = [currency]")  # 元
     ureg.define("db_level = [sound_level]")  # dB compared as a plain level, never converted
@@ -159,7 +161,9 @@ def stated_values(text: str, name: str) -> list[Stated]:
                 if stated is not None and (stated.unit or not need_unit):
                     found.append(stated)
             # the value before the name: 「3天预警」, 「2000次循环寿命」
-            before = re.compile(rf"{_NUMBER}\s*({_UNIT})[^。；;！!？?\n\d，,]{{0,4}}?{re.escape(alias)}")
+            before = re.compile(
+                rf"{_NUMBER}\s*({_UNIT})[^。；;！!？?\n\d，,]{{0,4}}?{re.escape(alias)}"
+            )
             for match in before.finditer(compact):
                 value = float(match.group(1)) * _MULTIPLIER[match.group(2)]
                 found.append(Stated(value, match.group(3), match.group(0)))
@@ -173,8 +177,8 @@ def quantity(value: float, unit: str, target_unit: str = "") -> Any:
     ureg = registry()
     if unit in AMBIGUOUS:
         target = quantity(1.0, target_unit) if target_unit else None
-        for factor, name in AMBIGUOUS[unit]:
-            q = ureg.Quantity(value * factor, name)
+        for meaning in AMBIGUOUS[unit]:
+            q = ureg.Quantity(value * meaning[0], meaning[1])
             if target is not None and q.dimensionality == target.dimensionality:
                 return q
         return None
@@ -185,7 +189,7 @@ def quantity(value: float, unit: str, target_unit: str = "") -> Any:
         except Exception:
             return None
         return ureg.Quantity(value, parsed)
-    factor, name = spec
+    factor, name = float(spec[0]), spec[1]
     if factor != 1 and name in ("degree_Celsius", "kelvin"):
         return None
     return ureg.Quantity(value * factor, name)

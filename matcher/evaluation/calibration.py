@@ -32,8 +32,9 @@ from matcher.evaluation.retrieval import build_workspace, load_queries
 
 TOP = 10
 FOLDS = 5
-TARGET_HIGH = 0.9  # precision wanted of 高度相关
-TARGET_RELATED = 0.5  # precision wanted of 相关 (or better)
+TARGET_HIGH = 0.9  # precision wanted of 高度相关 (candidates at or above its threshold)
+HIGH_FLOOR = 0.5  # and never below "more likely than not the answer"
+UNANSWERED_RELATED_MAX = 0.1  # at most this share of unanswerable needs may show a 相关 hit
 Progress = Callable[[str, float], None]
 
 
@@ -78,7 +79,9 @@ def engine_rows(
         matcher.assess("technologies", vector, tokens, fused, dense, lexical)
     fused.sort(key=lambda s: (-s.score, s.id))
     head = fused[:top]
-    features = np.stack([s.evidence for s in head]) if head else np.zeros((0, len(relevance.FEATURES)))
+    features = (
+        np.stack([s.evidence for s in head]) if head else np.zeros((0, len(relevance.FEATURES)))
+    )
     return [s.id for s in head], features, np.asarray([s.dense for s in head])
 
 
@@ -115,7 +118,13 @@ def folds_of(rows: list[QueryRows], k: int = FOLDS) -> list[int]:
 
 
 def fit(rows: list[QueryRows]) -> relevance.Calibration:
-    """Logistic model on every candidate row, thresholds for the wanted precisions."""
+    """Logistic model on every candidate row, then the thresholds:
+
+    - 高度相关: the lowest probability above which at least 90% of the candidates are the
+      answer, and not below 0.5;
+    - 相关: the lowest probability that at most 10% of the unanswerable needs reach with any of
+      their top candidates (so that a need the catalog cannot answer gets the honest empty
+      state), and not above 高度相关."""
     x = np.concatenate([r.features for r in rows])
     y = np.concatenate([r.correct for r in rows]).astype(float)
     weights, bias, mean, scale = relevance.fit_logistic(x, y)
@@ -129,10 +138,22 @@ def fit(rows: list[QueryRows]) -> relevance.Calibration:
         source="fitted",
     )
     p = calibration.probability(x)
-    calibration.high = relevance.precision_threshold(p, y, TARGET_HIGH)
-    calibration.related = min(
-        calibration.high, relevance.precision_threshold(p, y, TARGET_RELATED)
+    calibration.high = max(HIGH_FLOOR, relevance.precision_threshold(p, y, TARGET_HIGH))
+    unanswered = sorted(
+        (
+            float(calibration.probability(r.features).max())
+            for r in rows
+            if not r.answerable and r.ids
+        ),
+        reverse=True,
     )
+    if unanswered:
+        allowed = int(np.floor(UNANSWERED_RELATED_MAX * len(unanswered)))
+        # just above the best candidate of the (allowed + 1)-th most confident unanswerable need
+        related = unanswered[allowed] + 1e-6 if allowed < len(unanswered) else 0.0
+    else:
+        related = relevance.precision_threshold(p, y, 0.5)
+    calibration.related = min(calibration.high, related)
     return calibration
 
 
@@ -144,12 +165,12 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
     return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
 
 
-def figures(
-    rows: list[QueryRows], scores: list[np.ndarray], high: list[float]
-) -> dict[str, float]:
+def figures(rows: list[QueryRows], scores: list[np.ndarray], high: list[float]) -> dict[str, float]:
     """The four figures from per-query candidate scores and per-query 高度相关 thresholds."""
     answerable = [(r, s, h) for r, s, h in zip(rows, scores, high, strict=True) if r.answerable]
-    unanswerable = [(r, s, h) for r, s, h in zip(rows, scores, high, strict=True) if not r.answerable]
+    unanswerable = [
+        (r, s, h) for r, s, h in zip(rows, scores, high, strict=True) if not r.answerable
+    ]
     top_a = [float(s[0]) if s.size else 0.0 for _, s, _ in answerable]
     top_u = [float(s[0]) if s.size else 0.0 for _, s, _ in unanswerable]
     confident = [(r, s, h) for r, s, h in answerable if s.size and s[0] >= h]
@@ -186,7 +207,12 @@ def cross_validate(rows: list[QueryRows], k: int = FOLDS) -> dict[str, Any]:
         y = np.concatenate([r.correct for r in train]).astype(float)
         t_cos = relevance.precision_threshold(x, y, TARGET_HIGH)
         thresholds.append(
-            {"fold": f, "high": round(calibration.high, 4), "related": round(calibration.related, 4), "cosine_high": round(t_cos, 4)}
+            {
+                "fold": f,
+                "high": round(calibration.high, 4),
+                "related": round(calibration.related, 4),
+                "cosine_high": round(t_cos, 4),
+            }
         )
         for i, (r, g) in enumerate(zip(rows, fold, strict=True)):
             if g == f:
@@ -196,7 +222,9 @@ def cross_validate(rows: list[QueryRows], k: int = FOLDS) -> dict[str, Any]:
                 cosine_high[i] = t_cos
     engine = figures(rows, engine_scores, engine_high)
     related_answerable = [
-        (r, s, t) for r, s, t in zip(rows, engine_scores, engine_related, strict=True) if r.answerable
+        (r, s, t)
+        for r, s, t in zip(rows, engine_scores, engine_related, strict=True)
+        if r.answerable
     ]
     engine["coverage_related"] = round(
         sum(1 for _, s, t in related_answerable if s.size and s[0] >= t)
@@ -204,10 +232,16 @@ def cross_validate(rows: list[QueryRows], k: int = FOLDS) -> dict[str, Any]:
         4,
     )
     rel_conf = [(r, s, t) for r, s, t in related_answerable if s.size and s[0] >= t]
-    engine["precision_related"] = round(
-        sum(bool(r.correct[0]) for r, _, _ in rel_conf) / len(rel_conf), 4
-    ) if rel_conf else 0.0
-    unans = [(s, t) for r, s, t in zip(rows, engine_scores, engine_related, strict=True) if not r.answerable]
+    engine["precision_related"] = (
+        round(sum(bool(r.correct[0]) for r, _, _ in rel_conf) / len(rel_conf), 4)
+        if rel_conf
+        else 0.0
+    )
+    unans = [
+        (s, t)
+        for r, s, t in zip(rows, engine_scores, engine_related, strict=True)
+        if not r.answerable
+    ]
     engine["unanswerable_with_related"] = round(
         sum(1 for s, t in unans if s.size and bool((s >= t).any())) / max(len(unans), 1), 4
     )
@@ -265,8 +299,9 @@ def run(
         }
         result["method"] = (
             f"{FOLDS}-fold cross-validation grouped by answering abstract; logistic model and "
-            f"thresholds (高度相关 precision ≥ {TARGET_HIGH}, 相关 ≥ {TARGET_RELATED}) fitted on "
-            "the training folds only; raw cosine threshold chosen the same way"
+            f"thresholds (高度相关: precision ≥ {TARGET_HIGH} and p ≥ {HIGH_FLOOR}; 相关: reached by "
+            f"≤ {UNANSWERED_RELATED_MAX:.0%} of unanswerable needs) fitted on the training folds "
+            "only; the raw cosine's 高度相关 threshold chosen on them for the same precision"
         )
         result["model_fingerprint"] = manager.encoder.fingerprint
         if fit_and_store:
@@ -284,7 +319,10 @@ def run(
             relevance.forget_loaded()
             result["stored"] = {
                 "path": str(path),
-                "thresholds": {"high": round(calibration.high, 4), "related": round(calibration.related, 4)},
+                "thresholds": {
+                    "high": round(calibration.high, 4),
+                    "related": round(calibration.related, 4),
+                },
             }
         manager.close()
         engine.dispose()

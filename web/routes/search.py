@@ -91,6 +91,12 @@ def home(
     }
     clean = {k: v for k, v in params.items() if v and not (k == "type" and v == "technology")}
     pages = max(1, (result.total + PAGE_SIZE - 1) // PAGE_SIZE)
+    need_form = "/workspace/needs/new?" + urlencode(
+        {"kind": "tech", "title": q.strip()[:60], "description": q.strip()}
+    )
+    publish_url = (
+        need_form if viewer.is_authenticated else "/login?" + urlencode({"next": need_form})
+    )
     context = {
         "q": q,
         "params": params,
@@ -99,6 +105,7 @@ def home(
         "pages": pages,
         "types": TYPES,
         "suggestions": SUGGESTIONS,
+        "publish_url": publish_url,
         "page_url": lambda p: "/?" + urlencode({**clean, "page": p}),
     }
     return render(request, "search/home.html", context, block="results")
