@@ -131,6 +131,22 @@ class LexicalIndex:
         """BM25 score of every matching live document (ids restricted to ``allowed`` if given)."""
         return dict(self.top(tokens, len(self.docs), allowed))
 
+    def scores_of(self, tokens: list[str], ids: list[int]) -> dict[int, float]:
+        """BM25 of the given documents (0 for one that shares no word with the query)."""
+        with self._lock:
+            raw = self._raw_scores(tokens)
+            if raw is None:
+                return {int(i): 0.0 for i in ids}
+            return {
+                int(i): float(raw[self.row_of[int(i)]]) if int(i) in self.row_of else 0.0
+                for i in ids
+            }
+
+    def max_idf(self) -> float:
+        """The IDF a word no document contains would have."""
+        n = len(self.docs)
+        return float(np.log(1 + (n + 0.5) / 0.5)) if n else 0.0
+
     def document_tokens(self, db_id: int) -> list[str]:
         ids = self.docs.get(int(db_id))
         if ids is None:

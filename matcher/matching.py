@@ -20,7 +20,7 @@ from sqlalchemy import or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matcher import scoring
+from matcher import reasons, relevance, scoring
 from matcher.access import (
     ANONYMOUS,
     Viewer,
@@ -40,6 +40,7 @@ DEPTH = 200  # candidates taken from each side before fusion (recommendations)
 SEARCH_DEPTH = 100  # the search box shows ten pages at most
 RESULT_CACHE_SIZE = 2_000
 DUPLICATE_COSINE = 0.985
+CLOSEST = 5  # weak hits shown under the empty state
 
 
 @dataclass
@@ -81,23 +82,67 @@ class Hit:
     notes: list[str] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     item: Any = None  # the Technology / Need / Organization row
+    relevance: float = 0.0  # the calibrated figure, 0–1 (matcher.relevance); the site prints 0–100
+    label: str = "weak"  # high / related / weak (matcher.relevance)
+    probability: float = 0.0  # the calibrated probability behind it
+    match: str | None = None  # 您的需求『…』对应成果中『…』
+    assessed: bool = False  # False for a listing shown without a query (newest first)
+
+    @property
+    def figure(self) -> int:
+        return round(100 * self.relevance)
+
+    @property
+    def label_text(self) -> str:
+        return relevance.LABELS[self.label]
+
+    @property
+    def recommendable(self) -> bool:
+        """相关 or better: what may be shown as 推荐, counted, pushed or scheduled."""
+        return relevance.at_least(self.label)
 
 
 @dataclass
 class TeamHit:
+    """A team (organization) for a need: its relevance and label are its best result's."""
+
     organization: Organization
-    score: float
+    score: float  # the ranking: the parts' sum
     technologies: list[Hit]
     track_record: dict[str, int]
     reason: str
     parts: dict[str, float] = field(default_factory=dict)
+    relevance: float = 0.0
+    label: str = "weak"
+
+    @property
+    def figure(self) -> int:
+        return round(100 * self.relevance)
+
+    @property
+    def label_text(self) -> str:
+        return relevance.LABELS[self.label]
+
+    @property
+    def recommendable(self) -> bool:
+        return relevance.at_least(self.label)
 
 
 @dataclass
 class SearchResult:
+    """`total` counts the hits labelled 相关 or better — what the page may call results. When
+    there are none, `closest` holds the nearest weak hits, shown under a weaker heading."""
+
     total: int
     hits: list[Hit]
     terms: list[str]
+    closest: list[Hit] = field(default_factory=list)
+    weak: int = 0  # hits below 相关, not listed
+
+    @property
+    def empty(self) -> bool:
+        """Nothing reaches 相关: the page says so honestly (暂无高度匹配的成果)."""
+        return not self.hits
 
 
 class Matcher:
@@ -119,16 +164,92 @@ class Matcher:
         allowed: set[int] | None = None,
         depth: int = DEPTH,
         vector: np.ndarray | None = None,
+        exclude: int | None = None,
     ) -> tuple[list[Scored], list[str]]:
-        """Fused candidates (best first) and the query's lexical tokens."""
+        """Fused candidates (best first), each with its calibrated relevance, and the query's
+        lexical tokens. `exclude` leaves one item out entirely (a listing compared with the
+        others: it must not be its own competitor when margins are measured)."""
         index = self.manager.collections[collection]
         if vector is None:
             vector = self.manager.encoder.encode_queries([text])[0]
         tokens = self.manager.lexer.tokens(text)
+        extra = 1 if exclude is not None else 0
+
+        def drop(found: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+            return [d for d in found if d[0] != exclude][:k]
+
         with self.manager.lock:
-            dense = index.vectors.search(vector, depth, allowed)
-            lexical = index.lexical.top(tokens, depth, allowed)
-        return scoring.fuse(dense, lexical, method=self.fusion), tokens
+            dense = drop(index.vectors.search(vector, depth + extra, allowed), depth)
+            lexical = drop(index.lexical.top(tokens, depth + extra, allowed), depth)
+            if allowed is None and depth >= relevance.REFERENCE_DEPTH:
+                ref_dense, ref_lexical = dense, lexical
+            else:  # margins are measured against the whole catalog, whatever the filters
+                k = relevance.REFERENCE_DEPTH
+                ref_dense = drop(index.vectors.search(vector, k + extra), k)
+                ref_lexical = drop(index.lexical.top(tokens, k + extra), k)
+            fused = scoring.fuse(dense, lexical, method=self.fusion)
+            self.assess(collection, vector, tokens, fused, ref_dense, ref_lexical)
+        return fused, tokens
+
+    @property
+    def calibration(self) -> relevance.Calibration:
+        return relevance.load(
+            self.manager.settings.home,
+            self.manager.encoder.fingerprint,
+            self.manager.lexer.fingerprint,
+        )
+
+    def assess(
+        self,
+        collection: str,
+        vector: np.ndarray,
+        tokens: list[str],
+        items: list[Scored],
+        ref_dense: list[tuple[int, float]],
+        ref_lexical: list[tuple[int, float]],
+    ) -> None:
+        """Set each candidate's evidence, calibrated relevance and label (see matcher.relevance)."""
+        if not items:
+            return
+        index = self.manager.collections[collection]
+        lexical = index.lexical
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        no_cosine = [s for s in items if s.dense_rank is None]
+        if no_cosine:
+            labels = [index.vectors.label_of.get(s.id) for s in no_cosine]
+            present = [
+                (s, label) for s, label in zip(no_cosine, labels, strict=True) if label is not None
+            ]
+            if present:
+                matrix = index.vectors.vectors_for([label for _, label in present])
+                for (s, _), cosine in zip(present, (matrix @ query).tolist(), strict=True):
+                    s.dense = float(cosine)
+        no_bm25 = [s.id for s in items if s.lexical_rank is None]
+        if no_bm25 and tokens:
+            found = lexical.scores_of(tokens, no_bm25)
+            for s in items:
+                if s.lexical_rank is None:
+                    s.lexical = found.get(s.id, 0.0)
+        ref = relevance.reference_for(
+            [c for _, c in ref_dense],
+            [b for _, b in ref_lexical],
+            tokens,
+            lexical.idf,
+            lexical.max_idf(),
+        )
+        rows = np.stack(
+            [
+                relevance.evidence(s.dense, s.lexical, set(lexical.document_tokens(s.id)), ref)
+                for s in items
+            ]
+        )
+        calibration = self.calibration
+        probabilities = calibration.probability(rows)
+        for s, row, p in zip(items, rows, probabilities.tolist(), strict=True):
+            s.evidence = row
+            s.probability = float(p)
+            s.relevance = calibration.display_value(float(p))
+            s.label = calibration.label(float(p))
 
     def dense_only(self, collection: str, text: str, depth: int = 10) -> list[tuple[int, float]]:
         vector = self.manager.encoder.encode_queries([text])[0]
@@ -173,46 +294,63 @@ class Matcher:
         key = self._cache_key(collection, text, filters, viewer, limit, offset)
         with session_scope(self.engine, write=False) as session:
             cached = self._cache_get(key)
-            if cached is not None:
-                total, page, tokens, terms = cached
-                # The ranking is reused; the rows are read again, so an edit shows at once and a
-                # row deleted or hidden since is dropped, as on the uncached path.
-                rows = self._rows(session, collection, [s.id for s in page])
-                shown = [
-                    s
-                    for s in page
+            if cached is None:
+                allowed = self._allowed(session, collection, filters, viewer)
+                if not text:
+                    return self._browse(session, collection, allowed, viewer, limit, offset)
+                cached = self._rank(session, collection, text, allowed, viewer, limit, offset)
+                if key is not None:
+                    self._cache_put(key, cached)
+            total, weak, page, closest, tokens = cached
+            # The ranking may be reused; the rows are always read again, so an edit shows at
+            # once and a row deleted or hidden since is dropped (and no longer counted).
+            rows = self._rows(session, collection, [s.id for s in page + closest])
+
+            def shown(items: list[Scored]) -> list[Hit]:
+                return [
+                    self._hit(collection, s, rows[s.id], tokens, text)
+                    for s in items
                     if s.id in rows and self._visible(collection, rows[s.id], viewer)
                 ]
-                hits = [
-                    self._hit(collection, s, rows[s.id], tokens, terms.get(s.id)) for s in shown
-                ]
-                return SearchResult(total=total - (len(page) - len(shown)), hits=hits, terms=tokens)
-            allowed = self._allowed(session, collection, filters, viewer)
-            if not text:
-                return self._browse(session, collection, allowed, viewer, limit, offset)
-            fused, tokens = self.candidates(collection, text, allowed=allowed, depth=SEARCH_DEPTH)
-            meta = self._meta(session, collection, [s.id for s in fused])
-            visible = [
-                s for s in fused if s.id in meta and self._visible(collection, meta[s.id], viewer)
-            ]
-            if collection == "technologies":
-                for item in visible:
-                    scoring.apply_freshness(item, meta[item.id].valid_until)
-                    scoring.total(item)
-            visible.sort(key=lambda s: (-s.score, s.id))
-            head = self._collapse(collection, visible[: offset + limit + 20])
-            visible = head + visible[offset + limit + 20 :]
-            page = visible[offset : offset + limit]
-            rows = self._rows(session, collection, [s.id for s in page])
-            shown = [
-                s for s in page if s.id in rows and self._visible(collection, rows[s.id], viewer)
-            ]
-            hits = [self._hit(collection, s, rows[s.id], tokens) for s in shown]
-            if key is not None:
-                self._cache_put(key, (len(visible), page, tokens, {h.id: h.terms for h in hits}))
+
+            hits, near = shown(page), shown(closest)
             return SearchResult(
-                total=len(visible) - (len(page) - len(shown)), hits=hits, terms=tokens
+                total=total - (len(page) - len(hits)),
+                hits=hits,
+                terms=tokens,
+                closest=near,
+                weak=weak,
             )
+
+    def _rank(
+        self,
+        session: Session,
+        collection: str,
+        text: str,
+        allowed: set[int] | None,
+        viewer: Viewer,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, int, list[Scored], list[Scored], list[str]]:
+        """(how many reach 相关, how many fall below, the page of those that reach it, the closest
+        below it when none does, the query's tokens)."""
+        fused, tokens = self.candidates(collection, text, allowed=allowed, depth=SEARCH_DEPTH)
+        meta = self._meta(session, collection, [s.id for s in fused])
+        visible = [
+            s for s in fused if s.id in meta and self._visible(collection, meta[s.id], viewer)
+        ]
+        if collection == "technologies":
+            for item in visible:
+                scoring.apply_freshness(item, meta[item.id].valid_until)
+                scoring.total(item)
+        visible.sort(key=lambda s: (-s.score, s.id))
+        head = self._collapse(collection, visible[: offset + limit + 20])
+        visible = head + visible[offset + limit + 20 :]
+        related = [s for s in visible if relevance.at_least(s.label)]
+        weak = [s for s in visible if not relevance.at_least(s.label)]
+        page = related[offset : offset + limit]
+        closest = weak[:CLOSEST] if not related and offset == 0 else []
+        return len(related), len(weak), page, closest, tokens
 
     # --- result cache ------------------------------------------------------------------------
     def _cache_key(
@@ -304,7 +442,8 @@ class Matcher:
             out.sort(key=lambda s: (-s.score, s.id))
             out = self._collapse("technologies", out[: limit + 20])[:limit]
             rows = self._rows(session, "technologies", [s.id for s in out])
-            return [self._hit("technologies", s, rows[s.id], tokens) for s in out]
+            text = need_text(need)
+            return [self._hit("technologies", s, rows[s.id], tokens, text) for s in out]
 
     def needs_for_technology(
         self, technology_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 10
@@ -331,7 +470,11 @@ class Matcher:
                 scoring.total(item)
                 out.append(item)
             out.sort(key=lambda s: (-s.score, s.id))
-            return [self._hit("needs", s, rows[s.id], tokens) for s in out[:limit]]
+            text = technology_text(tech)
+            return [
+                self._hit("needs", s, rows[s.id], tokens, text, quoting=("您的成果", "需求"))
+                for s in out[:limit]
+            ]
 
     def similar_technologies(
         self, technology_id: int, *, viewer: Viewer = ANONYMOUS, limit: int = 6
@@ -340,29 +483,25 @@ class Matcher:
             tech = session.get(Technology, technology_id)
             if tech is None or not can_see_technology(tech, viewer):
                 raise NotFound("科技成果不存在")
+            text = technology_text(tech)
             key = (self.manager.version, "similar", technology_id, limit)
             cached = self._cache_get(key)
-            if cached is not None:
-                page, tokens, terms = cached
-                rows = self._rows(session, "technologies", [s.id for s in page])
-                return [
-                    self._hit("technologies", s, rows[s.id], tokens, terms.get(s.id))
-                    for s in page
-                    if s.id in rows and rows[s.id].status == "published"
-                ]
-            vector = self.manager.collections["technologies"].vectors.vector(technology_id)
-            fused, tokens = self.candidates(
-                "technologies", technology_text(tech), vector=vector, depth=60
-            )
-            meta = self._meta(session, "technologies", [s.id for s in fused])
-            out = [
-                s for s in fused
-                if s.id != technology_id and s.id in meta and meta[s.id].status == "published"
-            ]  # fmt: skip
-            out = self._collapse("technologies", out[: limit + 20])[:limit]
-            rows = self._rows(session, "technologies", [s.id for s in out])
-            hits = [self._hit("technologies", s, rows[s.id], tokens) for s in out]
-            self._cache_put(key, (out, tokens, {h.id: h.terms for h in hits}))
+            if cached is None:
+                # encoded as a query (cached), so that its relevance is on the calibrated scale
+                fused, tokens = self.candidates(
+                    "technologies", text, depth=relevance.REFERENCE_DEPTH, exclude=technology_id
+                )
+                meta = self._meta(session, "technologies", [s.id for s in fused])
+                out = [s for s in fused if s.id in meta and meta[s.id].status == "published"]
+                cached = (self._collapse("technologies", out[: limit + 20])[:limit], tokens)
+                self._cache_put(key, cached)
+            page, tokens = cached
+            rows = self._rows(session, "technologies", [s.id for s in page])
+            hits = [
+                self._hit("technologies", s, rows[s.id], tokens, text, quoting=("本成果", "该成果"))
+                for s in page
+                if s.id in rows and rows[s.id].status == "published"
+            ]
             return hits
 
     def teams_for_need(
@@ -413,8 +552,12 @@ class Matcher:
             )
         }
         records = self.track_records(session, list(by_org))
+
+        def value(s: Scored) -> float:  # its relevance, less any TRL gap
+            return s.relevance + s.parts.get("trl", 0.0)
+
         for items in by_org.values():
-            items.sort(key=lambda s: (-s.score, s.id))
+            items.sort(key=lambda s: (-value(s), s.id))
         rows = self._rows(
             session, "technologies", [s.id for items in by_org.values() for s in items[:3]]
         )
@@ -425,23 +568,40 @@ class Matcher:
                 continue
             if provinces and org.province not in provinces:
                 continue
-            relevance = sum(s.score * (0.5**i) for i, s in enumerate(items[:3]))
             record = records.get(org_id, {"accepted_leads": 0, "contracts": 0})
             bonus = min(0.1, 0.02 * record["accepted_leads"] + 0.04 * record["contracts"])
-            best = [self._hit("technologies", s, rows[s.id], tokens) for s in items[:3]]
-            reason = f"最相关成果：《{best[0].item.title}》" + (
-                f" 等 {len(items)} 项相关成果" if len(items) > 1 else ""
+            best = [self._hit("technologies", s, rows[s.id], tokens, text) for s in items[:3]]
+            related = [s for s in items if relevance.at_least(s.label)]
+            # The team's relevance is its best result's; more results that reach 相关 count a
+            # little (a team with several is likelier to deliver), then the track record.
+            parts = {
+                "relevance": round(items[0].relevance, 4),
+                "trl": round(items[0].parts.get("trl", 0.0), 4),
+                "more_results": round(
+                    0.1
+                    * sum(
+                        value(s) * 0.5**i for i, s in enumerate(related[1:3]) if s is not items[0]
+                    ),
+                    4,
+                ),
+                "track_record": round(bonus, 4),
+            }
+            reason = (
+                f"{best[0].label_text}（相关度 {best[0].figure}）：最相关成果《{best[0].item.title}》"
+                + (f"，另有 {len(related) - 1} 项相关成果" if len(related) > 1 else "")
             )
             # the platform's record of the team stays out of the reason: the reason travels into
             # the invitation the team receives, the record is the organizer's own note (shown apart)
             teams.append(
                 TeamHit(
                     org,
-                    relevance + bonus,
+                    round(sum(parts.values()), 4),
                     best,
                     record,
                     reason,
-                    {"relevance": relevance, "track_record": bonus},
+                    parts,
+                    relevance=best[0].relevance,
+                    label=best[0].label,
                 )
             )
         teams.sort(key=lambda t: (-t.score, t.organization.id or 0))
@@ -641,39 +801,80 @@ class Matcher:
         item: Scored,
         row: Any,
         tokens: list[str],
-        terms: list[str] | None = None,
+        query_text: str = "",
+        *,
+        quoting: tuple[str, str] | None = None,
     ) -> Hit:
-        if terms is None:
-            terms = self.shared_terms(collection, tokens, item.id)
-        parts = {k: round(v, 4) for k, v in item.parts.items()}
-        reason = explain(item, terms)
+        """`quoting` names the two texts of the matched passage, e.g. ("您的需求", "成果")."""
+        lexical = self.manager.collections[collection].lexical
+        terms = reasons.domain_terms(
+            tokens, set(lexical.document_tokens(item.id)), lexical.idf, len(lexical)
+        )
+        match = None
+        hit_text = {
+            "technologies": lambda: f"{row.title}。{row.summary}",
+            "needs": lambda: f"{row.title}。{row.description}",
+        }.get(collection)
+        if hit_text is not None and query_text:
+            passage = reasons.matched_passage(
+                query_text, hit_text(), terms, self.manager.lexer.tokens, lexical.idf
+            )
+            if passage is not None:
+                default = (
+                    ("您的需求", "成果") if collection == "technologies" else ("您的描述", "需求")
+                )
+                match = passage.sentence(*(quoting or default))
+        label = item.label
+        parts = {"relevance": round(item.relevance, 4)}
+        parts.update(
+            {k: round(v, 4) for k, v in item.parts.items() if k not in ("semantic", "lexical")}
+        )
         return Hit(
             collection=collection,
             id=item.id,
             score=round(item.score, 4),
             parts=parts,
             terms=terms,
-            reason=reason,
+            reason=explain(item, terms),
             gaps=list(item.gaps),
             notes=list(item.notes),
             duplicates=list(item.duplicates),
             item=row,
+            relevance=round(item.relevance, 4),
+            probability=round(item.probability, 4),
+            label=label,
+            match=match,
+            assessed=True,
         )
 
 
+def semantic_phrase(item: Scored) -> str:
+    """How close the meaning is, against the rest of the catalog (not a raw cosine, whose scale
+    says little: every Chinese text is 0.8 to this model)."""
+    if item.evidence is None:
+        return ""
+    lead, z = float(item.evidence[2]), float(item.evidence[1])
+    if lead > 0.0:
+        return "在全部候选中语义最接近"
+    if z >= 3.0:
+        return "语义明显接近（远高于一般候选）"
+    if z >= 1.5:
+        return "语义较接近"
+    return "语义接近程度一般"
+
+
 def explain(item: Scored, terms: list[str]) -> str:
-    """One line: why this result, in the user's language."""
-    bits = []
-    if item.dense_rank is not None and item.dense_rank <= 10:
-        bits.append(f"语义高度相关（相似度 {item.dense:.2f}）")
-    elif item.dense_rank is not None:
-        bits.append(f"语义相关（相似度 {item.dense:.2f}）")
-    if terms:
-        bits.append("共同关键词：" + "、".join(terms[:5]))
+    """One line, the same shape on every card: the relevance label and figure, the evidence it
+    was calibrated from (meaning, shared domain terms), then the ranking's adjustments and gaps."""
+    rel = relevance.Relevance(item.relevance, item.label)
+    bits = [f"{rel.text}（相关度 {rel.figure}）"]
+    evidence = [semantic_phrase(item)]
+    evidence.append("共同专业词：" + "、".join(terms[:5]) if terms else "没有共同的专业词")
+    bits.append("，".join(e for e in evidence if e))
     bits.extend(item.notes[:2])
     if item.gaps:
         bits.append("差距：" + "；".join(item.gaps))
-    return "；".join(bits) if bits else "综合相关"
+    return "；".join(bits)
 
 
 def today() -> dt.date:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 RRF_K = 60
 FUSIONS = ("relative", "rrf")
@@ -35,6 +36,10 @@ class Scored:
     gaps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
+    probability: float = 0.0  # calibrated probability that it answers the query (matcher.relevance)
+    relevance: float = 0.0  # the figure people read, 0–1 (≥ 0.5 相关, ≥ 0.8 高度相关)
+    label: str = "weak"  # high / related / weak
+    evidence: Any = None  # the feature vector the relevance was computed from
 
 
 def fuse(

@@ -680,6 +680,66 @@ def eval_teams(
     console.print(table)
 
 
+@eval_app.command("calibration")
+@friendly_errors
+def eval_calibration(
+    answerable: Annotated[
+        list[Path] | None,
+        typer.Option("--answerable", help="可回答的需求文件（needs_dev.jsonl 同格式），可重复"),
+    ] = None,
+    unanswerable: Annotated[
+        list[Path] | None,
+        typer.Option("--unanswerable", help="平台无法回答的需求文件（relevant 为空），可重复"),
+    ] = None,
+    fit: Annotated[
+        bool, typer.Option("--fit", help="在全部给定需求上拟合并保存当前模型的相关度校准")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """相关度标签是否可信：交叉验证的 AUROC、高度相关的准确率与覆盖率、无答案需求的误判率，
+    同一次运行中对比原始余弦阈值。默认用 needs_dev、needs_dev_alt 与 needs_dev_unanswerable。"""
+    from matcher.config import get_settings
+    from matcher.evaluation.calibration import run
+
+    for path in [*(answerable or []), *(unanswerable or [])]:
+        if not path.exists():
+            raise DomainError(f"查询文件不存在：{path}")
+    with _Bar() as bar:
+        result = run(
+            get_settings(),
+            answerable=answerable or None,
+            unanswerable=unanswerable or None,
+            fit_and_store=fit,
+            progress=bar,
+        )
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(
+        title=f"相关度校准（{result['answerable']} 条可回答需求，{result['unanswerable']} 条无答案需求；交叉验证）"
+    )
+    for name in ("方法", "AUROC", "高度相关准确率", "高度相关覆盖率", "无答案误判率"):
+        table.add_column(name, justify="left" if name == "方法" else "right")
+    for key, label in (
+        ("engine", "引擎标签"),
+        ("raw_cosine", "原始余弦阈值"),
+        ("legacy_rule", "旧规则（前 10 全为高度相关）"),
+    ):
+        row = result[key]
+        table.add_row(
+            label,
+            *(
+                f"{row[k]:.3f}"
+                for k in ("auroc", "precision_high", "coverage_high", "false_confidence")
+            ),
+        )
+    console.print(table)
+    if "stored" in result:
+        console.print(
+            f"已保存校准：{result['stored']['path']}  阈值 {result['stored']['thresholds']}"
+        )
+
+
 @eval_app.command("retrieval")
 @friendly_errors
 def eval_retrieval(

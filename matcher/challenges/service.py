@@ -20,7 +20,7 @@ import jieba
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from matcher import services
+from matcher import relevance, services
 from matcher.access import Viewer, visibilities_for
 from matcher.challenges import indicators as ind
 from matcher.challenges.models import (
@@ -403,6 +403,21 @@ class Candidate:
     invited: bool = False
     applied: bool = False
     parts: dict[str, float] = field(default_factory=dict)
+    relevance: float = 0.0  # the team's best result's calibrated relevance (matcher.relevance)
+    label: str = "weak"
+
+    @property
+    def figure(self) -> int:
+        return round(100 * self.relevance)
+
+    @property
+    def label_text(self) -> str:
+        return relevance.LABELS[self.label]
+
+    @property
+    def recommendable(self) -> bool:
+        """相关 or better: listed as a candidate to invite; weaker teams are listed apart."""
+        return relevance.at_least(self.label)
 
     @property
     def meets(self) -> int:
@@ -497,9 +512,11 @@ def find_teams(
                 eligible=ok, eligibility_note=note, track_record=team.track_record,
                 invited=org.id in invited, applied=org.id in applied,
                 parts={**team.parts, "indicators": indicator_bonus, "trl_factor": trl_factor},
+                relevance=team.relevance, label=team.label,
             )
         )  # fmt: skip
-    out.sort(key=lambda c: (-c.score, c.organization.id or 0))
+    # teams that reach 相关 first: the threshold that rules recommendations rules this list too
+    out.sort(key=lambda c: (not c.recommendable, -c.score, c.organization.id or 0))
     return out[:limit]
 
 

@@ -50,6 +50,14 @@ class Problem:
     met_before: set[tuple[int, int]] = field(default_factory=set)
     unavailable: dict[int, set[int]] = field(default_factory=dict)  # participant → slot indices
     fairness: float = 0.5  # bonus for each participant's first meeting (see _pair_solve)
+    # The relevance rule: when `related` is given, only its pairs (labelled 相关 or better) and
+    # pairs both sides asked for may meet — an empty seat is better than a wasted meeting.
+    related: set[tuple[int, int]] | None = None
+    asked_by_both: set[tuple[int, int]] = field(default_factory=set)
+
+    def allowed(self, pair: tuple[int, int]) -> bool:
+        """Relevant enough to meet, or wanted by both sides."""
+        return self.related is None or pair in self.related or pair in self.asked_by_both
 
     def free_slots(self, participant: int) -> set[int]:
         return set(range(self.slots)) - self.unavailable.get(participant, set())
@@ -68,8 +76,8 @@ class Problem:
         for d in self.demand:
             for s in self.supply:
                 pair = (d, s)
-                if pair in self.never or not free[d] & free[s]:
-                    continue  # excluded, or they could never sit at the same time
+                if pair in self.never or not free[d] & free[s] or not self.allowed(pair):
+                    continue  # excluded, never free at the same time, or not relevant enough
                 if pair in self.must or self.weight(pair) >= MIN_VALUE:
                     out.append(pair)
         return out
@@ -327,6 +335,8 @@ def solve(problem: Problem) -> Schedule:
 
 def _must_reason(problem: Problem, pair: tuple[int, int], count: dict[int, int]) -> str:
     d, s = pair
+    if not problem.allowed(pair):
+        return "相关度未达到「相关」，且只有一方提出请求"
     if not problem.free_slots(d) & problem.free_slots(s):
         return "双方没有共同的空闲时段"
     if count[d] >= problem.limit(d) or count[s] >= problem.limit(s):
@@ -366,6 +376,8 @@ def check(problem: Problem, meetings: list[Placed]) -> list[str]:
         seen_pair.add((m.demand, m.supply))
         if (m.demand, m.supply) in problem.never:
             problems.append(f"pair {m.demand}-{m.supply} marked 不见 was scheduled")
+        if not problem.allowed((m.demand, m.supply)):
+            problems.append(f"pair {m.demand}-{m.supply} below 相关 scheduled, not asked by both")
     for person, n in counts.items():
         if n > problem.cap.get(person, problem.slots):
             problems.append(f"participant {person} over its cap ({n})")

@@ -11,7 +11,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from matcher import services
+from matcher import relevance, services
 from matcher.access import Viewer
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from matcher.events import scheduling
@@ -193,10 +193,21 @@ def create_event(
 class PairValue:
     """How well two sides match, and on which need and result (ids; see `reasons`)."""
 
-    score: float
+    score: float  # what the schedule maximizes: the relevance, raised for the event's theme
     basis: str  # match (a need ↔ a result) / industry (the enterprise's industry ↔ a result)
     need_id: int | None
     technology_id: int | None
+    relevance: float = 0.0  # calibrated (matcher.relevance), as on every other page
+    label: str = "weak"  # high / related / weak
+
+    @property
+    def related(self) -> bool:
+        """相关 or better: may be scheduled, suggested or pushed without being asked for."""
+        return relevance.at_least(self.label)
+
+    @property
+    def relevance_text(self) -> str:
+        return f"{relevance.LABELS[self.label]} · 相关度 {round(100 * self.relevance)}"
 
 
 @dataclass(frozen=True)
@@ -217,8 +228,9 @@ def side_values(
     *,
     theme_fields: list[str] | None = None,
 ) -> dict[tuple[int, int], PairValue]:
-    """How well each demand side's needs match each supply side's results: the engine's best
-    need → result score, with that pair named as the reason."""
+    """How well each demand side's needs match each supply side's results: the calibrated
+    relevance of the best need → result pair (the same figure search and recommendations
+    show), with that pair named as the reason."""
     owner_of_tech: dict[int, list[int]] = defaultdict(list)
     for side in supply:
         for tech_id in side.technology_ids:
@@ -245,12 +257,17 @@ def side_values(
                 row = meta.get(item.id)
                 if row is None or row.status != "published" or item.id not in owner_of_tech:
                     continue
-                score = item.score * (1.1 if theme_fields and row.field in theme_fields else 1.0)
+                score = item.relevance * (
+                    1.1 if theme_fields and row.field in theme_fields else 1.0
+                )
                 for supply_key in owner_of_tech[item.id]:
                     key = (side.key, supply_key)
                     if key not in values or values[key].score < score:
                         basis = "match" if need_id is not None else "industry"
-                        values[key] = PairValue(round(score, 4), basis, need_id, item.id)
+                        values[key] = PairValue(
+                            round(score, 4), basis, need_id, item.id,
+                            relevance=round(item.relevance, 4), label=item.label,
+                        )  # fmt: skip
     return values
 
 
@@ -334,10 +351,9 @@ def plan_invitations(
     *,
     demand_slots: int = 40,
     supply_slots: int = 60,
-    threshold: float = 0.45,
 ) -> list[InviteSuggestion]:
-    """Greedy coverage: repeatedly add the organization that adds the most value of high-value
-    pairs with those already chosen (pairs below the threshold count for nothing), so the event
+    """Greedy coverage: repeatedly add the organization that adds the most value of relevant
+    pairs with those already chosen (pairs below 相关 count for nothing), so the event
     ends up with many strong pairs rather than a few stars. Participants already in the event
     count as chosen."""
     current = {
@@ -373,7 +389,7 @@ def plan_invitations(
         if orgs.get(o) and orgs[o].kind == "enterprise" and orgs[o].status == "active"
     ]
     values = organization_values(session, matcher, demand_orgs, supply_orgs, theme_fields=fields)
-    strong = {k: v for k, v in values.items() if v.score >= threshold}
+    strong = {k: v for k, v in values.items() if v.related}
     chosen_d = {o for o, g in current.items() if g == "demand"}
     chosen_s = {o for o, g in current.items() if g == "supply"}
     suggestions: list[InviteSuggestion] = []
@@ -419,7 +435,7 @@ def plan_invitations(
 def suggestion_reason(reasons: Reasons, suggestion: InviteSuggestion) -> str:
     """The planner's reason, as the viewer of `reasons` may read it."""
     return (
-        f"可与 {suggestion.pairs} 家单位形成高价值洽谈；最佳：与「{suggestion.partner.name}」—— "
+        f"可与 {suggestion.pairs} 家单位形成相关洽谈；最佳：与「{suggestion.partner.name}」—— "
         + reasons.of(suggestion.best)
     )
 
@@ -619,6 +635,7 @@ def build_problem(
         unavailable={pk(p): set(p.unavailable) for p in people if p.unavailable},
     )
     group = {p.id: p.group for p in people}
+    asked: dict[tuple[int, int], set[int]] = {}
     for req in session.exec(select(MeetingRequest).where(MeetingRequest.event_id == event.id)):
         if req.from_id not in group or req.to_id not in group:
             continue
@@ -626,9 +643,57 @@ def build_problem(
             (req.from_id, req.to_id) if group[req.from_id] == "demand" else (req.to_id, req.from_id)
         )
         {"must": problem.must, "want": problem.want, "never": problem.never}[req.strength].add(pair)
+        if req.strength in ("must", "want"):
+            asked.setdefault(pair, set()).add(req.from_id)
     problem.must -= problem.never  # 不见 from either side wins
+    # Below 相关 a pair meets only if both sides asked for it: an empty seat beats a wasted one.
+    problem.related = {k for k, v in values.items() if v.related}
+    problem.asked_by_both = {p for p, who in asked.items() if len(who) == 2} - problem.never
     problem.met_before = met_before(session, event, {pk(p): p.organization_id for p in people})
     return problem, values
+
+
+def relevance_report(
+    problem: scheduling.Problem,
+    values: dict[tuple[int, int], PairValue],
+    result: scheduling.Schedule,
+) -> dict[str, Any]:
+    """What the organizer sees of the schedule's relevance: how many meetings are 高度相关 /
+    相关 / below 相关 (each of those asked for by both sides), and how many seats stayed empty —
+    in all, and for want of a relevant partner (someone with room left and no allowed partner
+    still free to meet)."""
+    labels = {"high": 0, "related": 0, "weak": 0}
+    for m in result.meetings:
+        value = values.get((m.demand, m.supply))
+        labels[value.label if value else "weak"] += 1
+    weak_unasked = sum(
+        1
+        for m in result.meetings
+        if (m.demand, m.supply) not in (problem.related or set())
+        and (m.demand, m.supply) not in problem.asked_by_both
+    ) if problem.related is not None else 0  # fmt: skip
+    count: dict[int, int] = defaultdict(int)
+    for m in result.meetings:
+        count[m.demand] += 1
+        count[m.supply] += 1
+    met = {(m.demand, m.supply) for m in result.meetings}
+    allowed = set(problem.candidate_pairs())
+    room = {p: max(problem.limit(p) - count[p], 0) for p in problem.demand + problem.supply}
+    no_partner = 0
+    for person, left in room.items():
+        if not left:
+            continue
+        open_pairs = [pair for pair in allowed if person in pair and pair not in met]
+        if not open_pairs:
+            no_partner += left
+    return {
+        "relevance": {relevance.LABELS[k]: v for k, v in labels.items()},
+        "below_related_unrequested": weak_unasked,
+        "seats": problem.slots * problem.tables,
+        "seats_empty": problem.slots * problem.tables - len(result.meetings),
+        "participant_slots_unused": sum(room.values()),
+        "unused_for_want_of_relevant_partner": no_partner,
+    }
 
 
 def met_before(session: Session, event: Event, org_of: dict[int, int]) -> set[tuple[int, int]]:
@@ -695,6 +760,7 @@ def generate_schedule(
             {"demand": u.demand, "supply": u.supply, "must": u.must, "reason": u.reason}
             for u in result.unscheduled
         ],
+        **relevance_report(problem, values, result),
         "at": utcnow().isoformat(),
     }
     session.add(event)

@@ -89,11 +89,15 @@ class HitOut(BaseModel):
     reason: str
     gaps: list[str]
     owner_id: int | None = None
+    relevance: int = 0  # calibrated, 0–100: the figure the site prints
+    label: str = ""  # 高度相关 / 相关 / 弱相关
+    match: str | None = None  # 您的需求『…』对应成果中『…』
 
 
 class SearchOut(BaseModel):
-    total: int
+    total: int  # results labelled 相关 or better
     results: list[HitOut]
+    closest: list[HitOut] = []  # when none reaches 相关: the nearest weak results
 
 
 class TeamOut(BaseModel):
@@ -102,6 +106,8 @@ class TeamOut(BaseModel):
     score: float
     reason: str
     technologies: list[HitOut]
+    relevance: int = 0
+    label: str = ""
 
 
 class RecommendationsOut(BaseModel):
@@ -217,6 +223,8 @@ def _hit_out(hit: Hit) -> HitOut:
     return HitOut(
         type=kind, id=hit.id, title=title, score=hit.score, parts=hit.parts, terms=hit.terms, reason=hit.reason,
         gaps=hit.gaps, owner_id=getattr(hit.item, "owner_id", None),
+        relevance=hit.figure if hit.assessed else 0, label=hit.label_text if hit.assessed else "",
+        match=hit.match,
     )  # fmt: skip
 
 
@@ -283,7 +291,11 @@ def search(
         result = matcher.search(
             q, collection="needs", filters=filters, viewer=viewer, limit=limit, offset=offset
         )
-    return SearchOut(total=result.total, results=[_hit_out(h) for h in result.hits])
+    return SearchOut(
+        total=result.total,
+        results=[_hit_out(h) for h in result.hits],
+        closest=[_hit_out(h) for h in result.closest],
+    )
 
 
 @router.get("/technologies/{technology_id}", response_model=TechnologyOut, summary="科技成果详情")
@@ -306,7 +318,11 @@ def technology_recommendations(
     with read_session(request) as session:
         listings.own_technology(session=session, viewer=viewer, technology_id=technology_id)
     return RecommendationsOut(
-        needs=[_hit_out(h) for h in matcher.needs_for_technology(technology_id, viewer=viewer)]
+        needs=[
+            _hit_out(h)
+            for h in matcher.needs_for_technology(technology_id, viewer=viewer)
+            if h.recommendable
+        ]
     )
 
 
@@ -332,7 +348,11 @@ def need_recommendations(
         kind = need.kind
     teams = matcher.teams_for_need(need_id, viewer=viewer, limit=5)
     return RecommendationsOut(
-        technologies=[_hit_out(h) for h in matcher.technologies_for_need(need_id, viewer=viewer)],
+        technologies=[
+            _hit_out(h)
+            for h in matcher.technologies_for_need(need_id, viewer=viewer)
+            if h.recommendable
+        ],
         teams=[
             TeamOut(
                 organization_id=t.organization.id or 0,
@@ -340,8 +360,11 @@ def need_recommendations(
                 score=t.score,
                 reason=t.reason,
                 technologies=[_hit_out(h) for h in t.technologies],
+                relevance=t.figure,
+                label=t.label_text,
             )
             for t in teams
+            if t.recommendable
         ],
         investors=[_hit_out(h) for h in matcher.investors_for_need(need_id, viewer=viewer)]
         if kind == "financing"

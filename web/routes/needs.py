@@ -64,7 +64,7 @@ def recommended_technologies(
     return render(
         request,
         "technologies/_hits.html",
-        {"hits": hits, "empty": "暂未找到匹配的成果", "chart": True},
+        {"hits": hits, "empty": "暂无高度匹配的成果", "chart": True, "threshold": True},
     )
 
 
@@ -96,7 +96,7 @@ def recommended_investors(
     return render(
         request,
         "technologies/_hits.html",
-        {"hits": hits, "empty": "暂未找到偏好匹配的投资机构", "chart": True},
+        {"hits": hits, "empty": "暂未找到偏好匹配的投资机构", "chart": True, "threshold": False},
     )
 
 

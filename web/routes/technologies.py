@@ -50,7 +50,9 @@ def similar(
 ) -> HTMLResponse:
     hits = matcher.similar_technologies(technology_id, viewer=viewer, limit=5)
     return render(
-        request, "technologies/_hits.html", {"hits": hits, "empty": "暂无相似成果", "chart": False}
+        request,
+        "technologies/_hits.html",
+        {"hits": hits, "empty": "暂无相似成果", "chart": False, "threshold": True},
     )
 
 
@@ -70,7 +72,7 @@ def needing_enterprises(
     return render(
         request,
         "technologies/_hits.html",
-        {"hits": hits, "empty": "暂未发现匹配的企业需求", "chart": True},
+        {"hits": hits, "empty": "暂无高度匹配的企业需求", "chart": True, "threshold": True},
     )
 
 

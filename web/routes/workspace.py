@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
@@ -216,8 +216,15 @@ def _need_form(
 
 @router.get("/needs/new", response_class=HTMLResponse)
 def new_need(
-    request: Request, user: CurrentUser, session: ReadSession, kind: str = "tech"
+    request: Request,
+    user: CurrentUser,
+    session: ReadSession,
+    kind: str = "tech",
+    title: Annotated[str, Query(max_length=200)] = "",
+    description: Annotated[str, Query(max_length=2000)] = "",
 ) -> HTMLResponse:
+    """The form, pre-filled with the organization's defaults — and with the query when a search
+    found no close match (「把检索发布为需求」)."""
     _org_id(user)
     deadline = (dt.date.today() + dt.timedelta(days=180)).isoformat()
     return _need_form(
@@ -227,6 +234,8 @@ def new_need(
             "kind": kind if kind in vocab.NEED_KINDS else "tech",
             "visibility": "public",
             "deadline": deadline,
+            "title": title.strip()[:60],
+            "description": description.strip(),
         },
         {},
         None,
