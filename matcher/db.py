@@ -26,7 +26,15 @@ import matcher.challenges.models  # challenge and event tables share the metadat
 import matcher.events.models  # noqa: F401
 from matcher.config import Settings, get_settings
 from matcher.errors import StorageError
-from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology, utcnow
+from matcher.models import (
+    EmbeddingJob,
+    IndexOutbox,
+    InvestorProfile,
+    Need,
+    Organization,
+    Technology,
+    utcnow,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -121,6 +129,24 @@ def session_scope(engine: Engine | None = None, *, write: bool = True) -> Iterat
         session.close()
 
 
+@contextmanager
+def snapshot_session(engine: Engine) -> Iterator[Session]:
+    """A read-only session whose statements all see one snapshot of the database: REPEATABLE
+    READ on PostgreSQL (a SQLite read transaction already is one). Followers read the outbox,
+    the rows and the stored vectors in one, so what they apply is consistent."""
+    bind = engine
+    if not is_sqlite(engine):
+        bind = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    except OperationalError as exc:
+        raise _storage_error(exc) from exc
+    finally:
+        session.rollback()
+        session.close()
+
+
 def _storage_error(exc: OperationalError) -> Exception:
     message = str(exc.orig) if exc.orig else str(exc)
     lowered = message.lower()
@@ -165,10 +191,11 @@ def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
         return
     session.info[OUTBOX_WRITTEN] = True
     now = utcnow()
-    session.connection().execute(
-        insert(IndexOutbox),
-        [{"collection": c, "item_id": i, "created_at": now} for c, i in changes],
-    )
+    rows = [{"collection": c, "item_id": i, "created_at": now} for c, i in changes]
+    session.connection().execute(insert(IndexOutbox), rows)
+    # The same change asks for its vectors: a worker computes them off the request path (the
+    # job is dropped there at once when the text, and so the stored vector, did not change).
+    session.connection().execute(insert(EmbeddingJob), [{**r, "attempts": 0} for r in rows])
 
 
 def integrity_check(engine: Engine) -> str:

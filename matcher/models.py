@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from matcher import vocab
@@ -610,11 +610,47 @@ class AuditLog(SQLModel, table=True):
 
 
 class IndexOutbox(SQLModel, table=True):
-    """A change the search index must apply, written in the same transaction as the change."""
+    """A change the search index must apply, written in the same transaction as the change.
+
+    A row without a fingerprint says a searchable row changed; a row with one says that the
+    vectors of that model for the row are stored (written by whoever encoded them). On
+    PostgreSQL a trigger records the writing transaction's id in `txid`, which is how followers
+    read "what committed since my snapshot" whatever the order transactions commit in."""
 
     id: int | None = Field(default=None, primary_key=True)
     collection: str = Field(max_length=20, index=True)
     item_id: int
+    fingerprint: str | None = Field(default=None, max_length=80)
+    txid: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EmbeddingVector(SQLModel, table=True):
+    """A searchable row's vector under one model, computed once and shared by every process and
+    host. `text_hash` covers the prompt and the text it was computed from: a vector whose hash
+    differs from the row's current text is stale. Needs also keep their query vector (role
+    `query`), which matching them against results uses."""
+
+    fingerprint: str = Field(max_length=80, primary_key=True)
+    collection: str = Field(max_length=20, primary_key=True)
+    item_id: int = Field(primary_key=True)
+    role: str = Field(max_length=8, primary_key=True)
+    text_hash: str = Field(max_length=64)
+    dim: int
+    vector: bytes = Field(sa_type=LargeBinary)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EmbeddingJob(SQLModel, table=True):
+    """A row whose vectors must be (re)computed: written in the same transaction as the change,
+    claimed by a worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL), deleted in the transaction that
+    stores the vectors — a worker killed mid-batch leaves its jobs in the queue."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str = Field(max_length=20)
+    item_id: int
+    fingerprint: str | None = Field(default=None, max_length=80)  # None: the workers' model
+    attempts: int = 0
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 

@@ -399,6 +399,58 @@ def serve(
     )
 
 
+@app.command()
+@friendly_errors
+def worker(
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="每批编码条数；默认 DUIJIE_EMBEDDING_BATCH_SIZE"),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="处理完队列中现有的任务后退出")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="torch 计算线程数（一台机器上运行多个 worker 时分配 CPU）")
+    ] = None,
+) -> None:
+    """计算向量的后台进程：从数据库领取待编码的条目，批量编码后存入数据库，各网站进程随即载入。
+
+    PostgreSQL 上用 SELECT … FOR UPDATE SKIP LOCKED 领取任务，多台机器上的多个 worker 分担队列；
+    被强行终止的 worker 未提交的批次自动回到队列。SQLite 默认部署无需运行它（duijie serve 内置）。"""
+    import logging
+    import os
+    import signal
+    import threading
+
+    from matcher.embedding.worker import EmbeddingWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    engine = _ready_engine()
+    job = EmbeddingWorker(engine, batch_size=batch_size)
+    queued = job.backfill()
+    print(
+        f"worker {os.getpid()}：模型 {job.model.fingerprint}，每批 {job.batch_size} 条；"
+        f"补登记缺少向量的条目 {queued} 条",
+        flush=True,
+    )
+    if once:
+        totals = job.drain()
+        print(
+            f"完成：编码 {totals.encoded} 条，存入 {totals.stored} 条，用时 {totals.seconds:.1f} 秒"
+        )
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    loop = job.start()
+    while not stop.wait(1.0):
+        pass
+    print("正在停止：当前批次完成后退出", flush=True)
+    loop.stop(timeout=600)
+
+
 # --------------------------------------------------------------------------------------------
 # models
 # --------------------------------------------------------------------------------------------
@@ -598,6 +650,59 @@ def index_rebuild(
             console.print(f"{name}：{len(built)} 条，索引类型 {built.vectors.kind}")
 
 
+@index_app.command("prepare")
+@friendly_errors
+def index_prepare(
+    model: Annotated[
+        str, typer.Option("--model", help="要切换到的模型：e5、static、本地路径或模型名")
+    ],
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="每批编码条数")] = None,
+) -> None:
+    """换模型的第一步：为新模型计算并存入全部向量（显示进度），网站照常用旧模型服务；完成后再切换设置、依次重启。"""
+    from matcher.config import get_settings
+    from matcher.db import session_scope
+    from matcher.documents import COLLECTIONS as NAMES
+    from matcher.embedding import store
+    from matcher.embedding.encoder import get_encoder
+    from matcher.embedding.worker import EmbeddingWorker
+
+    engine = _ready_engine()
+    encoder = get_encoder(get_settings(), model=model)
+    scope = store.Scope(encoder.fingerprint, default_model=False)
+    job = EmbeddingWorker(engine, encoder=encoder, batch_size=batch_size, scope=scope)
+    done = 0
+    with _Bar() as bar:
+        # Rows keep changing while this runs (the site serves on): go again until none is left.
+        for _round in range(5):
+            queued = job.backfill()
+            with session_scope(engine, write=False) as session:
+                total = done + store.count_jobs(session)
+            if not queued and _round:
+                break
+
+            def step(report: Any, total: int = total) -> None:
+                nonlocal done
+                done += report.claimed
+                bar(f"{model}：编码 {done}/{total}", done / max(total, 1))
+
+            job.on_batch = step
+            job.drain()
+    with session_scope(engine, write=False) as session:
+        left = {n: len(store.missing_for_model(session, job.model, n)) for n in NAMES}
+        stored = store.vector_counts(session).get(encoder.fingerprint, {})
+    console.print(
+        f"模型 {model}（{encoder.fingerprint}）的向量已存入数据库："
+        + "，".join(f"{n} {stored.get(n, 0)} 条" for n in NAMES)
+        + f"（编码 {job.totals.encoded} 条，用时 {job.totals.seconds:.0f} 秒）"
+    )
+    if any(left.values()):
+        console.print(f"[yellow]仍有条目未就绪：{left}（worker 运行时会补上）[/yellow]")
+    console.print(
+        f"下一步：把所有 web 与 worker 进程的 DUIJIE_EMBEDDING_MODEL 设为 {model}，先重启 worker，"
+        "再逐台重启 web 进程（每台从数据库载入新向量，不再编码）。"
+    )
+
+
 @index_app.command("status")
 @friendly_errors
 def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -610,7 +715,9 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         print(json.dumps(status, ensure_ascii=False, indent=2))
         return
     table = Table(title="检索索引")
-    for title in ("集合", "条数", "类型", "模型", "待应用变更", "ANN recall@10", "保存时间"):
+    for title in (
+        "集合", "条数", "类型", "模型", "待应用变更", "等待向量", "已存向量", "ANN recall@10", "保存时间",
+    ):  # fmt: skip
         table.add_column(title)
     for name, info in status.items():
         ivf = info.get("ivf") or {}
@@ -621,10 +728,14 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             + (f"（{ivf['nlist']} 个单元，探查 {ivf['nprobe']}）" if ivf else ""),
             f"{info['model']} ({info['model_fingerprint']})",
             str(info["pending_changes"]),
+            str(info["awaiting_vectors"]),
+            str(info["stored_vectors"]),
             str(info["ann_recall@10"]),
             str(info["saved_at"]),
         )
     console.print(table)
+    jobs = next(iter(status.values()))["queued_jobs"] if status else 0
+    console.print(f"编码队列：{jobs} 个任务")
 
 
 @index_app.command("verify")

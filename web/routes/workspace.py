@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from matcher import accounts, listings, services, vocab
 from matcher.catalog import export_catalog, import_catalog, preview_catalog, template_workbook
 from matcher.catalog.columns import KIND_LABELS
+from matcher.embedding import store
 from matcher.errors import Conflict, ImportRejected, NotFound, ValidationFailed
 from matcher.models import ApiToken, Need, Technology, User, utcnow
 from web.deps import (
@@ -362,6 +363,8 @@ def import_confirm(
     )  # the user id in the name binds it to its uploader
     if not path.exists():
         raise NotFound("预览已过期，请重新上传文件")
+    with read_session(request) as session:
+        jobs_before = store.last_job_id(session)
     try:
         report = import_catalog(
             engine=request.app.state.engine, kind=kind, data=path.read_bytes(), filename=filename or path.name,
@@ -374,11 +377,49 @@ def import_confirm(
         )  # fmt: skip
     finally:
         path.unlink(missing_ok=True)
-    request.app.state.index.catch_up()  # the import committed in its own transaction
+    # The import committed in its own transaction; its rows' vectors are computed by a worker
+    # (woken here on SQLite, by NOTIFY on PostgreSQL) and the page follows them to the end.
+    with read_session(request) as session:
+        jobs_after = store.last_job_id(session)
+    worker = getattr(request.app.state, "embedding_worker", None)
+    if worker is not None:
+        worker.poke()
+    index = request.app.state.index
+    index.catch_up(blocking=index.encode_inline)
     return render(
         request,
         "workspace/import.html",
-        {"kind": kind, "report": None, "done": report, "token": None, "filename": filename},
+        {
+            "kind": kind, "report": None, "done": report, "token": None, "filename": filename,
+            "encoding": _encoding_progress(request, jobs_before, jobs_after),
+        },
+    )  # fmt: skip
+
+
+def _encoding_progress(request: Request, after: int, upto: int) -> dict[str, int | bool]:
+    """How far the vectors of the jobs an import queued (ids after..upto) have come."""
+    with read_session(request) as session:
+        left = store.count_jobs(session, after_id=after, up_to=upto)
+    total = max(upto - after, 0)
+    waiting = sum(request.app.state.index.pending().values())
+    return {
+        "after": after, "upto": upto, "total": total, "done": total - min(left, total),
+        "finished": left == 0 and waiting == 0,
+    }  # fmt: skip
+
+
+@router.get("/import/encoding", response_class=HTMLResponse)
+def import_encoding(
+    request: Request,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0)] = 0,
+    upto: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    _org_id(user)
+    return render(
+        request,
+        "workspace/_encoding.html",
+        {"encoding": _encoding_progress(request, after, max(after, upto))},
     )
 
 
