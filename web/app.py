@@ -170,14 +170,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        from matcher.validation import _MESSAGES
+        from matcher.validation import MESSAGES
 
         problems = []
         for err in exc.errors():
             where = ".".join(
                 str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")
             )
-            problems.append(f"{where}：{_MESSAGES.get(err.get('type', ''), '取值无效')}")
+            problems.append(f"{where}：{MESSAGES.get(err.get('type', ''), '取值无效')}")
         return error_response(request, 422, "；".join(problems) or "请求参数有误")
 
     @app.exception_handler(404)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.events.scheduling import Problem, _pair_solve, check, solve
+from matcher.events.scheduling import Problem, check, pair_solve, solve
 
 
 def synthetic_problem(
@@ -111,7 +111,7 @@ def run(
     free_bound = float(
         sum(
             problem.weight(p) * x
-            for p, x in zip(pairs, _pair_solve(problem, pairs, integral=False), strict=True)
+            for p, x in zip(pairs, pair_solve(problem, pairs, integral=False), strict=True)
         )
     )
     greedy_value, greedy_musts, greedy_idle = greedy_baseline(problem)

@@ -33,7 +33,7 @@ from matcher.events.models import (
     MeetingFeedback,
     Participant,
 )
-from matcher.events.service import FOLLOW_UP_MONTHS, _add_months, event_slots, participants
+from matcher.events.service import FOLLOW_UP_MONTHS, add_months, event_slots, participants
 from matcher.leads import open_lead
 from matcher.models import Lead, LeadEvent, Need, Organization, Technology, pk, utcnow
 from matcher.notifications import notify_org
@@ -190,7 +190,7 @@ def _follow_through(
         for months in FOLLOW_UP_MONTHS:
             session.add(
                 FollowUp(
-                    meeting_id=pk(meeting), months=months, due_on=_add_months(event.ends_on, months)
+                    meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months)
                 )
             )
         for participant in (demand, supply):
