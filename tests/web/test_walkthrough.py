@@ -432,3 +432,14 @@ def test_a_team_invitation_carries_no_internal_notes(make_browser, engine: Engin
     with session_scope(engine) as session:
         texts = [n.text for n in session.exec(select(Notification)) if "揭榜" in n.text]
         assert texts and not any("平台记录" in t for t in texts)
+
+
+def test_an_owner_can_contact_the_enterprises_that_need_its_result(
+    make_browser, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    tech_id = _tech_id(engine, "T1")
+    fragment = make_browser("univ").get(f"/technologies/{tech_id}/needs").text
+    need_id = _need_id(engine, "N1")
+    assert f'href="/needs/{need_id}#interest-box"' in fragment and "联系该企业" in fragment
+    hidden = _need_id(engine, "N2")  # 仅组织方: never offered to contact, never named
+    assert f"/needs/{hidden}" not in fragment and "机密高炉余热项目" not in fragment

@@ -72,7 +72,13 @@ def needing_enterprises(
     return render(
         request,
         "technologies/_hits.html",
-        {"hits": hits, "empty": "暂无高度匹配的企业需求", "chart": True, "threshold": True},
+        {
+            "hits": hits,
+            "empty": "暂无高度匹配的企业需求",
+            "chart": True,
+            "threshold": True,
+            "contact": True,
+        },
     )
 
 
