@@ -172,11 +172,6 @@ class OrganizationCreate(OrganizationBase):
         return self
 
 
-class OrganizationPublic(OrganizationBase):
-    id: int
-    code: str | None = None
-
-
 class InvestorProfile(SQLModel, table=True):
     """What an investor organization looks for; matched against financing needs."""
 
@@ -247,13 +242,6 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_login_at: dt.datetime | None = None
-
-
-class UserPublic(SQLModel):
-    id: int
-    name: str
-    role: str
-    organization_id: int | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,32 +355,6 @@ class TechnologyCreate(ContactChecks, TechnologyBase):
     @classmethod
     def _status(cls, v: str) -> str:
         return check_choice(v, vocab.TECH_STATUSES, "状态")
-
-
-class TechnologyUpdate(SQLModel):
-    title: str | None = None
-    summary: str | None = None
-    field: str | None = None
-    keywords: list[str] | None = None
-    trl: int | None = None
-    ip_items: list[dict[str, str]] | None = None
-    cooperation_modes: list[str] | None = None
-    price: float | None = None
-    team: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    valid_until: dt.date | None = None
-    status: str | None = None
-
-
-class TechnologyPublic(TechnologyBase):
-    id: int
-    code: str | None
-    owner_id: int
-    status: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,49 +478,6 @@ class NeedCreate(ContactChecks, NeedBase):
             if not self.financing_type:
                 raise FieldProblem("融资需求必须填写融资方式（股权或债权）", "financing_type")
         return self
-
-
-class NeedUpdate(SQLModel):
-    title: str | None = None
-    description: str | None = None
-    industry: str | None = None
-    field: str | None = None
-    budget: float | None = None
-    min_trl: int | None = None
-    province: str | None = None
-    city: str | None = None
-    deadline: dt.date | None = None
-    visibility: str | None = None
-    amount: float | None = None
-    financing_type: str | None = None
-    stage: str | None = None
-    use_of_funds: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    status: str | None = None
-
-
-class NeedPublic(SQLModel):
-    """A need as shown to someone allowed to see it; contact fields are filled only when revealed."""
-
-    id: int
-    kind: str
-    title: str
-    description: str
-    industry: str | None
-    field: str | None
-    budget: float | None
-    min_trl: int | None
-    province: str | None
-    city: str | None
-    deadline: dt.date | None
-    visibility: str
-    owner_id: int
-    status: str
-    amount: float | None = None
-    financing_type: str | None = None
-    stage: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
