@@ -238,19 +238,11 @@ def export_file(
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    import os
-    import tempfile
+    from matcher.files import atomic_write_bytes
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        atomic_write_bytes(target, data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DomainError(f"无法写入 {target}：{exc.strerror or exc}") from exc
 
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import os
 import re
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from matcher.challenges.models import (
     ExpertConflict,
 )
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from matcher.files import atomic_write_bytes
 from matcher.leads import open_lead
 from matcher.models import Lead, Organization, Technology, User, pk, utcnow
 from matcher.notifications import notify_org, notify_user
@@ -1006,18 +1005,7 @@ def store_blob(directory: Path, digest: str, data: bytes) -> Path:
     target = directory / digest[:2] / digest
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_bytes(target, data, prefix=".upload-")
 
 
 def attachments_of(session: Session, application_id: int) -> list[Attachment]:
