@@ -22,8 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-import matcher.challenges.models  # challenge and event tables share the metadata
-import matcher.events.models  # noqa: F401
+import matcher.tables  # noqa: F401  (every table on the metadata)
 from matcher.config import Settings, get_settings
 from matcher.errors import StorageError
 from matcher.models import (

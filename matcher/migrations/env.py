@@ -5,10 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import matcher.challenges.models
-import matcher.events.models
-import matcher.models  # noqa: F401
-
 config = context.config
 target_metadata = SQLModel.metadata
 
