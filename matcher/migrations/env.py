@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import matcher.tables  # noqa: F401  (every table on the metadata, for autogenerate)
+
 config = context.config
 target_metadata = SQLModel.metadata
 
