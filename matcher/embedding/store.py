@@ -408,7 +408,7 @@ def missing_for_model(session: Session, model: Model, collection: str) -> list[i
         return []
     queued = {
         int(i)
-        for i in session.connection().execute(
+        for i in session.connection().scalars(
             select(col(EmbeddingJob.item_id)).where(
                 col(EmbeddingJob.collection) == collection,
                 (col(EmbeddingJob.fingerprint).is_(None))
