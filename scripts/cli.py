@@ -839,6 +839,52 @@ def bench_search(
     )
 
 
+@bench_app.command("ingest")
+@friendly_errors
+def bench_ingest(
+    n: Annotated[int, typer.Option("--n", help="文档数（CSL 摘要变体）")] = 20_000,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="static | e5 | 其他模型；默认 DUIJIE_EMBEDDING_MODEL"),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL；默认 DUIJIE_DATABASE_URL")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """写入到两台主机均可检索的文档数/秒（1 个与 2 个 worker），以及新主机就绪时间：载入已存向量 vs 重新编码。"""
+    import tempfile
+
+    from matcher.config import get_settings
+    from scripts.bench_ingest import run
+
+    if n < 2:
+        raise DomainError("N 至少为 2")
+    with tempfile.TemporaryDirectory(prefix="duijie-bench-ingest-") as tmp, _Bar() as bar:
+        result = run(
+            get_settings(), n=n, model=model, database_url=database_url, work_dir=Path(tmp),
+            progress=bar,
+        )  # fmt: skip
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"写入 → 两台主机可检索（{result['n']} 条，模型 {result['model']}）")
+    for name in ("worker 数", "文档", "写入秒", "两台均可检索秒", "文档/秒", "写完后的延迟秒"):
+        table.add_column(name, justify="right")
+    for r in result["rounds"]:
+        table.add_row(
+            str(r["workers"]), str(r["documents"]), str(r["write_s"]),
+            str(r["searchable_on_both_s"]), str(r["docs_per_s"]), str(r["lag_after_last_write_s"]),
+        )  # fmt: skip
+    console.print(table)
+    fresh = result["fresh_host"]
+    console.print(
+        f"新主机就绪：载入已存向量 {fresh['from_stored_vectors_s']} 秒（编码 "
+        f"{fresh['from_stored_vectors_documents_encoded']} 条） vs 重新编码 {fresh['re_encoding_s']} 秒"
+        f"（快 {fresh['speedup']} 倍）"
+    )
+
+
 @bench_app.command("web")
 @friendly_errors
 def bench_web(
