@@ -162,6 +162,9 @@ def _storage_error(exc: OperationalError) -> Exception:
 
 _COLLECTION_OF: dict[type, str] = {Technology: "technologies", Need: "needs"}
 OUTBOX_WRITTEN = "duijie.outbox_written"  # session.info key: this transaction changed searchables
+_RECORDED = (
+    "duijie.outbox_recorded"  # session.info key: (collection, id) recorded in this transaction
+)
 
 
 def _collection_and_id(obj: Any) -> tuple[str, int] | None:
@@ -186,8 +189,13 @@ def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
             changes[key] = None
     if any(isinstance(obj, IndexOutbox) for obj in session.new):
         session.info[OUTBOX_WRITTEN] = True  # rows added directly (e.g. a suspension)
+    # One row per object and transaction is enough (followers and workers read the committed
+    # state): an import that inserts and then updates a row does not queue it twice.
+    recorded: set[tuple[str, int]] = session.info.setdefault(_RECORDED, set())
+    changes = {key: None for key in changes if key not in recorded}
     if not changes:
         return
+    recorded.update(changes)
     session.info[OUTBOX_WRITTEN] = True
     now = utcnow()
     rows = [{"collection": c, "item_id": i, "created_at": now} for c, i in changes]
@@ -195,6 +203,13 @@ def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
     # The same change asks for its vectors: a worker computes them off the request path (the
     # job is dropped there at once when the text, and so the stored vector, did not change).
     session.connection().execute(insert(EmbeddingJob), [{**r, "attempts": 0} for r in rows])
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_recorded(session: OrmSession, *_args: Any) -> None:
+    # a new transaction (or a rolled-back savepoint, whose rows are gone) records again
+    session.info.pop(_RECORDED, None)
 
 
 def integrity_check(engine: Engine) -> str:

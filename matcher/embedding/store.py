@@ -288,6 +288,19 @@ def count_jobs(session: Session, *, after_id: int = 0, up_to: int | None = None)
     return int(session.connection().execute(stmt).scalar() or 0)
 
 
+def queued_items(session: Session, *, after_id: int, up_to: int) -> int:
+    """Distinct rows with jobs among ids after_id..up_to (what one import queued, say)."""
+    from sqlalchemy import func
+
+    inner = (
+        select(col(EmbeddingJob.collection), col(EmbeddingJob.item_id))
+        .where(col(EmbeddingJob.id) > after_id, col(EmbeddingJob.id) <= up_to)
+        .distinct()
+        .subquery()
+    )
+    return int(session.connection().execute(select(func.count()).select_from(inner)).scalar() or 0)
+
+
 def last_job_id(session: Session) -> int:
     from sqlalchemy import func
 
@@ -395,7 +408,7 @@ def missing_for_model(session: Session, model: Model, collection: str) -> list[i
         return []
     queued = {
         int(i)
-        for i in session.connection().execute(
+        for i in session.connection().scalars(
             select(col(EmbeddingJob.item_id)).where(
                 col(EmbeddingJob.collection) == collection,
                 (col(EmbeddingJob.fingerprint).is_(None))

@@ -381,6 +381,7 @@ def import_confirm(
     # (woken here on SQLite, by NOTIFY on PostgreSQL) and the page follows them to the end.
     with read_session(request) as session:
         jobs_after = store.last_job_id(session)
+        total = store.queued_items(session, after_id=jobs_before, up_to=jobs_after)
     worker = getattr(request.app.state, "embedding_worker", None)
     if worker is not None:
         worker.poke()
@@ -391,19 +392,22 @@ def import_confirm(
         "workspace/import.html",
         {
             "kind": kind, "report": None, "done": report, "token": None, "filename": filename,
-            "encoding": _encoding_progress(request, jobs_before, jobs_after),
+            "encoding": _encoding_progress(request, jobs_before, jobs_after, total),
         },
     )  # fmt: skip
 
 
-def _encoding_progress(request: Request, after: int, upto: int) -> dict[str, int | bool]:
-    """How far the vectors of the jobs an import queued (ids after..upto) have come."""
+def _encoding_progress(
+    request: Request, after: int, upto: int, total: int
+) -> dict[str, int | bool]:
+    """How far the vectors of the rows an import queued (job ids after..upto) have come: to
+    the end, that is until this process has them in its index too."""
     with read_session(request) as session:
-        left = store.count_jobs(session, after_id=after, up_to=upto)
-    total = max(upto - after, 0)
+        left = store.queued_items(session, after_id=after, up_to=upto)
     waiting = sum(request.app.state.index.pending().values())
+    total = max(total, left)
     return {
-        "after": after, "upto": upto, "total": total, "done": total - min(left, total),
+        "after": after, "upto": upto, "total": total, "done": total - left,
         "finished": left == 0 and waiting == 0,
     }  # fmt: skip
 
@@ -414,12 +418,13 @@ def import_encoding(
     user: CurrentUser,
     after: Annotated[int, Query(ge=0)] = 0,
     upto: Annotated[int, Query(ge=0)] = 0,
+    total: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
     _org_id(user)
     return render(
         request,
         "workspace/_encoding.html",
-        {"encoding": _encoding_progress(request, after, max(after, upto))},
+        {"encoding": _encoding_progress(request, after, max(after, upto), total)},
     )
 
 
