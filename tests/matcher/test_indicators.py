@@ -49,7 +49,9 @@ def test_quantities_in_different_units_are_compared(
 
 
 def test_enough_unit_pairs_are_covered() -> None:
-    pairs = {(t.split()[-1] if " " in t else t[-3:], unit) for t, _n, _c, _v, unit, _e in UNIT_PAIRS}
+    pairs = {
+        (t.split()[-1] if " " in t else t[-3:], unit) for t, _n, _c, _v, unit, _e in UNIT_PAIRS
+    }
     assert len(UNIT_PAIRS) >= 20 and len(pairs) >= 20
 
 
@@ -87,6 +89,8 @@ def test_conversions_go_through_pint() -> None:
 
 def test_a_bare_number_next_to_a_fragment_of_the_name_proves_nothing() -> None:
     # 「提前」 is a core of 「预警提前量」, but 「提前 3 」 without a unit could be anything
-    assert ind.compare("比计划提前 3 完成", "预警提前量", ">=", 72, None, "小时").status == ind.UNKNOWN
+    assert (
+        ind.compare("比计划提前 3 完成", "预警提前量", ">=", 72, None, "小时").status == ind.UNKNOWN
+    )
     # a bare number right after the full name is read in the target's unit, as before
     assert ind.compare("预警提前量 80", "预警提前量", ">=", 72, None, "小时").status == ind.MEETS
