@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from matcher import accounts
 from matcher.access import Viewer
 from matcher.catalog import import_catalog
 from matcher.config import get_settings, reset_settings
 from matcher.db import session_scope
 from matcher.errors import Conflict, Forbidden
-from matcher import accounts
 from matcher.events import exports, outcomes, scheduling, service
 from matcher.events.models import Event, FollowUp, Meeting, Participant
 from matcher.indexing import IndexManager
