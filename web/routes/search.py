@@ -91,9 +91,7 @@ def home(
     }
     clean = {k: v for k, v in params.items() if v and not (k == "type" and v == "technology")}
     pages = max(1, (result.total + PAGE_SIZE - 1) // PAGE_SIZE)
-    need_form = "/workspace/needs/new?" + urlencode(
-        {"kind": "tech", "title": q.strip()[:60], "description": q.strip()}
-    )
+    need_form = "/workspace/needs/new?" + urlencode({"kind": "tech", "description": q.strip()})
     publish_url = (
         need_form if viewer.is_authenticated else "/login?" + urlencode({"next": need_form})
     )
