@@ -23,6 +23,7 @@ import numpy as np
 from matcher import reasons
 
 FOCUS_TERMS = 12
+FOCUS_MIN_CHARS = 40  # focusing is for needs written out; titles and keyword lists are left alone
 SENTENCE_TOP = 20  # leading candidates whose sentences are compared
 _SENTENCE = re.compile(r"(?<=[。；;！!？?])|(?<=(?<!\d)\.)(?!\d)|\n")
 

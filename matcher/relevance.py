@@ -107,7 +107,7 @@ def evidence(cosine: float, bm25: float, doc_tokens: set[str], ref: Reference) -
     return np.array(
         [
             cosine,
-            (cosine - ref.median) / ref.spread,
+            min(max((cosine - ref.median) / ref.spread, -Z_LIMIT), Z_LIMIT),
             cosine - best_cos,
             bm25 / (total * (BM25_K1 + 1)),
             (bm25 - best_bm) / (total * (BM25_K1 + 1)),
@@ -198,18 +198,20 @@ class Calibration:
 
 
 # Used when no calibration was fitted for the configured model (a hub model, a tiny test model):
-# only the scale-free evidence counts — a lead over the catalog's median and the next candidate,
-# and the share of the query's specific words found — never the raw cosine, whose scale differs
-# from model to model. Hand-set, deliberately cautious: it rarely says 高度相关.
+# a hand-set rule on the scale-free evidence — the share of the query's specific words the hit
+# contains above all, its BM25 share, a little for standing out among the candidates — never the
+# raw cosine, whose scale differs from model to model. Deliberately cautious: a query whose words
+# no listing contains stays 弱相关 however its vector falls.
 FALLBACK = Calibration(
-    weights=[0.0, 1.2, 0.8, 0.6, 0.6, 1.4],
-    bias=-1.6,
-    mean=[0.0, 1.5, -0.02, 0.1, -0.05, 0.25],
-    scale=[1.0, 1.0, 0.02, 0.1, 0.1, 0.2],
+    weights=[0.0, 0.2, 20.0, 3.0, 3.0, 6.0],
+    bias=-4.5,
+    mean=[0.0] * len(FEATURES),
+    scale=[1.0] * len(FEATURES),
     high=0.85,
     related=0.5,
     source="fallback",
 )
+Z_LIMIT = 8.0  # a lead over the median counts up to this many spreads (tiny catalogs)
 
 
 def fit_logistic(

@@ -500,8 +500,16 @@ class _Bar:
 def model_build(
     force: Annotated[bool, typer.Option("--force", help="即使已是最新也重新构建")] = False,
     only: Annotated[str | None, typer.Option(help="只构建 e5 或 static")] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="为没有相关度校准的模型拟合校准（需求集 needs_dev*，约数分钟）",
+        ),
+    ] = True,
 ) -> None:
-    """离线构建内置模型（e5 与 static）到 $DUIJIE_HOME/models；已是最新的不重建。"""
+    """离线构建内置模型（e5 与 static）到 $DUIJIE_HOME/models；已是最新的不重建。
+    随后为尚无相关度校准的模型拟合校准（按模型指纹保存；内置 e5 的校准随软件附带）。"""
     from matcher.config import get_settings
     from matcher.embedding.build import build_models
 
@@ -516,6 +524,30 @@ def model_build(
         console.print(
             f"{name}：{state}  指纹 {manifest.get('fingerprint')}  位置 {settings.models_dir / name}"
         )
+    if calibrate:
+        for name, manifest in results.items():
+            _calibrate_if_missing(settings, name, str(manifest.get("fingerprint") or ""))
+
+
+def _calibrate_if_missing(settings: Any, name: str, fingerprint: str) -> None:
+    """Fit the relevance calibration of a built model that has none (stored by fingerprint)."""
+    from matcher import relevance
+    from matcher.evaluation.calibration import run
+    from matcher.text import get_lexer
+
+    lexer = get_lexer()
+    if relevance.load(settings.home, fingerprint, lexer.fingerprint).source != "fallback":
+        console.print(f"{name}：相关度校准已存在（指纹 {fingerprint}）")
+        return
+    model_settings = settings.model_copy(update={"embedding_model": name})
+    with _Bar() as bar:
+        result = run(model_settings, fit_and_store=True, progress=bar)
+    engine = result["engine"]
+    console.print(
+        f"{name}：已拟合相关度校准 {result['stored']['path']}（交叉验证：AUROC {engine['auroc']}，"
+        f"高度相关准确率 {engine['precision_high']}，覆盖率 {engine['coverage_high']}，"
+        f"无答案误判率 {engine['false_confidence']}）"
+    )
 
 
 @model_app.command("info")

@@ -272,7 +272,9 @@ def run(
     with dataset("csl/docs.jsonl").open(encoding="utf-8") as fh:
         docs = [json.loads(line) for line in fh if line.strip()]
     with tempfile.TemporaryDirectory(prefix="duijie-calib-") as tmp:
-        _ws, engine, manager = build_workspace(settings, Path(tmp) / "home", docs, progress)
+        _ws, engine, manager = build_workspace(
+            settings, Path(tmp) / "home", docs, progress, full=True
+        )
         from sqlmodel import select
 
         with session_scope(engine, write=False) as session:

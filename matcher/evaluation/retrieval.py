@@ -49,20 +49,32 @@ def load_queries(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def corpus_csv(docs: list[dict[str, Any]], owner: str) -> bytes:
+def corpus_csv(docs: list[dict[str, Any]], owner: str, *, full: bool = False) -> bytes:
+    """The abstracts as a technology catalog; `full` keeps their titles and keywords (as the
+    demo's listings have them), otherwise they are left out so title → abstract is a real task."""
     from matcher.catalog.exporter import write_csv
     from matcher.demo.suppliers import DISCIPLINE_FIELDS
 
-    headers = ["编号", "成果名称", "所属单位", "技术领域", "成果简介", "成熟度", "合作方式"]
+    headers = [
+        "编号",
+        "成果名称",
+        "所属单位",
+        "技术领域",
+        "成果简介",
+        "成熟度",
+        "合作方式",
+        "关键词",
+    ]
     rows = [
         [
             d["id"],
-            "科技成果",
+            d["title"] if full else "科技成果",
             owner,
             DISCIPLINE_FIELDS.get(d["discipline"], "现代服务与社会发展"),
             d["abstract"],
             "5",
             "技术咨询",
+            "；".join(d.get("keywords") or []) if full else "",
         ]
         for d in docs
     ]
@@ -70,7 +82,12 @@ def corpus_csv(docs: list[dict[str, Any]], owner: str) -> bytes:
 
 
 def build_workspace(
-    settings: Settings, root: Path, docs: list[dict[str, Any]], progress: Progress | None = None
+    settings: Settings,
+    root: Path,
+    docs: list[dict[str, Any]],
+    progress: Progress | None = None,
+    *,
+    full: bool = False,
 ) -> Any:
     """A throwaway data directory holding the CSL corpus, indexed with the product's code."""
     from matcher.catalog.importer import import_catalog
@@ -95,7 +112,7 @@ def build_workspace(
     import_catalog(
         engine=engine,
         kind="technologies",
-        data=corpus_csv(docs, owner),
+        data=corpus_csv(docs, owner, full=full),
         filename="eval-csl.csv",
         settings=workspace,
     )
@@ -103,11 +120,45 @@ def build_workspace(
     return workspace, engine, manager
 
 
+TECHNIQUES = {
+    "baseline": (False, False),
+    "focus": (True, False),
+    "sentences": (False, True),
+    "focus+sentences": (True, True),
+}
+
+
+def technique_ranking(
+    matcher: Any, query: str, abstracts: dict[int, str], *, focus: bool, sentences: bool
+) -> list[int]:
+    """The engine's fused ranking with one or both Recall@1 techniques switched on
+    (matcher.refinement), the rest of the path unchanged."""
+    from matcher import refinement
+    from matcher.matching import SEARCH_DEPTH
+
+    manager = matcher.manager
+    lexical = manager.collections["technologies"].lexical
+    vector = manager.encoder.encode_queries([query])[0]
+    if focus and len(query) >= refinement.FOCUS_MIN_CHARS:
+        text = refinement.focus_text(query, manager.lexer.tokens(query), lexical.idf, len(lexical))
+        vector = refinement.focused_vector(manager.encoder, query, text)
+    fused, _ = matcher.candidates("technologies", query, vector=vector, depth=SEARCH_DEPTH)
+    fused.sort(key=lambda s: (-s.score, s.id))
+    if sentences:
+        head = fused[: refinement.SENTENCE_TOP]
+        best = refinement.best_sentence_cosines(
+            manager.encoder, vector, [abstracts.get(s.id, "") for s in head]
+        )
+        fused = refinement.rerank_by_sentences(fused, best)
+    return [s.id for s in fused[:K]]
+
+
 def run(
     settings: Settings,
     *,
     queries_file: Path | None = None,
     fusions: Sequence[str] = ("relative", "rrf"),
+    techniques: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     from sqlmodel import select
@@ -119,7 +170,14 @@ def run(
     say = progress or (lambda _m, _f: None)
     with dataset("csl/docs.jsonl").open(encoding="utf-8") as fh:
         docs = [json.loads(line) for line in fh if line.strip()]
-    needs = load_queries(queries_file or dataset("needs_dev.jsonl"))
+    need_sets = (
+        {"needs": load_queries(queries_file)}
+        if queries_file
+        else {
+            "needs": load_queries(dataset("needs_dev.jsonl")),
+            "needs_alt": load_queries(dataset("needs_dev_alt.jsonl")),
+        }
+    )
     with tempfile.TemporaryDirectory(prefix="duijie-eval-") as tmp:
         _workspace, engine, manager = build_workspace(settings, Path(tmp) / "home", docs, progress)
         with session_scope(engine, write=False) as session:
@@ -135,8 +193,12 @@ def run(
                 for d in docs
                 if d.get("keywords")
             ],
-            "needs": [(q["query"], {id_of[r] for r in q["relevant"] if r in id_of}) for q in needs],
+            **{
+                name: [(q["query"], {id_of[r] for r in q["relevant"] if r in id_of}) for q in needs]
+                for name, needs in need_sets.items()
+            },
         }
+        abstracts = {id_of[d["id"]]: d["abstract"] for d in docs if d["id"] in id_of}
         every_query = [q for items in tasks.values() for q, _ in items]
         manager.encoder.encode_queries(
             every_query, progress=lambda d, t: say(f"编码查询 {d}/{t}", d / max(t, 1))
@@ -168,6 +230,21 @@ def run(
             task_result["engine"] = task_result[fusions[0]]
             task_result["queries"] = len(items)
             results["tasks"][task] = task_result
+            if techniques:
+                base = Matcher(manager, fusion="relative")
+                by_technique: dict[str, Any] = {}
+                for name, (focus, sentences) in TECHNIQUES.items():
+                    ranked_t = []
+                    for i, (query, _) in enumerate(items):
+                        ranked_t.append(
+                            technique_ranking(
+                                base, query, abstracts, focus=focus, sentences=sentences
+                            )
+                        )
+                        if i % 50 == 0:
+                            say(f"{task} · {name}：{i}/{len(items)}", i / max(len(items), 1))
+                    by_technique[name] = metrics(ranked_t, relevants)
+                results.setdefault("techniques", {})[task] = by_technique
         manager.close()
         engine.dispose()
     results["fusion"] = fusions[0]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
@@ -342,6 +343,45 @@ def _must_reason(problem: Problem, pair: tuple[int, int], count: dict[int, int])
     if count[d] >= problem.limit(d) or count[s] >= problem.limit(s):
         return "一方的「必须见」超过了其洽谈上限"
     return "桌位与时段容量不足"
+
+
+def relevance_summary(
+    problem: Problem, result: Schedule, label_of: dict[tuple[int, int], str]
+) -> dict[str, Any]:
+    """The schedule's relevance: meetings per label (high / related / weak — a weak one only
+    because both sides asked for it), meetings below 相关 nobody asked for (0 under the rule),
+    seats left empty, and participants' free meeting slots, in all and for want of a relevant
+    partner (no allowed pair left for them to meet)."""
+    labels = {"high": 0, "related": 0, "weak": 0}
+    for m in result.meetings:
+        labels[label_of.get((m.demand, m.supply), "weak")] += 1
+    unrequested = sum(
+        1
+        for m in result.meetings
+        if label_of.get((m.demand, m.supply), "weak") == "weak"
+        and (m.demand, m.supply) not in problem.asked_by_both
+    )
+    count: dict[int, int] = defaultdict(int)
+    for m in result.meetings:
+        count[m.demand] += 1
+        count[m.supply] += 1
+    met = {(m.demand, m.supply) for m in result.meetings}
+    open_partners: dict[int, int] = defaultdict(int)
+    for d, s in problem.candidate_pairs():
+        if (d, s) not in met:
+            open_partners[d] += 1
+            open_partners[s] += 1
+    room = {p: max(problem.limit(p) - count[p], 0) for p in problem.demand + problem.supply}
+    return {
+        "relevance": labels,
+        "below_related_unrequested": unrequested,
+        "seats": problem.slots * problem.tables,
+        "seats_empty": problem.slots * problem.tables - len(result.meetings),
+        "participant_slots_unused": sum(room.values()),
+        "unused_for_want_of_relevant_partner": sum(
+            left for p, left in room.items() if left and not open_partners[p]
+        ),
+    }
 
 
 # --------------------------------------------------------------------------------------------

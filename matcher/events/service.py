@@ -658,42 +658,12 @@ def relevance_report(
     values: dict[tuple[int, int], PairValue],
     result: scheduling.Schedule,
 ) -> dict[str, Any]:
-    """What the organizer sees of the schedule's relevance: how many meetings are 高度相关 /
-    相关 / below 相关 (each of those asked for by both sides), and how many seats stayed empty —
-    in all, and for want of a relevant partner (someone with room left and no allowed partner
-    still free to meet)."""
-    labels = {"high": 0, "related": 0, "weak": 0}
-    for m in result.meetings:
-        value = values.get((m.demand, m.supply))
-        labels[value.label if value else "weak"] += 1
-    weak_unasked = sum(
-        1
-        for m in result.meetings
-        if (m.demand, m.supply) not in (problem.related or set())
-        and (m.demand, m.supply) not in problem.asked_by_both
-    ) if problem.related is not None else 0  # fmt: skip
-    count: dict[int, int] = defaultdict(int)
-    for m in result.meetings:
-        count[m.demand] += 1
-        count[m.supply] += 1
-    met = {(m.demand, m.supply) for m in result.meetings}
-    allowed = set(problem.candidate_pairs())
-    room = {p: max(problem.limit(p) - count[p], 0) for p in problem.demand + problem.supply}
-    no_partner = 0
-    for person, left in room.items():
-        if not left:
-            continue
-        open_pairs = [pair for pair in allowed if person in pair and pair not in met]
-        if not open_pairs:
-            no_partner += left
-    return {
-        "relevance": {relevance.LABELS[k]: v for k, v in labels.items()},
-        "below_related_unrequested": weak_unasked,
-        "seats": problem.slots * problem.tables,
-        "seats_empty": problem.slots * problem.tables - len(result.meetings),
-        "participant_slots_unused": sum(room.values()),
-        "unused_for_want_of_relevant_partner": no_partner,
-    }
+    """What the organizer sees of the schedule's relevance (see scheduling.relevance_summary)."""
+    summary = scheduling.relevance_summary(
+        problem, result, {pair: v.label for pair, v in values.items()}
+    )
+    summary["relevance"] = {relevance.LABELS[k]: n for k, n in summary["relevance"].items()}
+    return summary
 
 
 def met_before(session: Session, event: Event, org_of: dict[int, int]) -> set[tuple[int, int]]:

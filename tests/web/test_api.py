@@ -20,11 +20,15 @@ def _token(engine: Engine, who: str) -> dict[str, str]:
 
 def test_search_is_public_and_explained(client: TestClient) -> None:
     data = client.get("/api/v1/search", params={"q": "高炉炉况监测"}).json()
-    assert (
-        data["total"] >= 1
-        and data["results"][0]["reason"]
-        and "semantic" in data["results"][0]["parts"]
-    )
+    first = data["results"][0]
+    assert data["total"] >= 1 and first["reason"] and "relevance" in first["parts"]
+    # the same figure and label as the page: the label is one of three, the figure 0–100
+    assert first["label"] in ("高度相关", "相关") and 50 <= first["relevance"] <= 100
+    assert f"相关度 {first['relevance']}" in first["reason"]
+    # nothing close: no result counted, the closest listed apart
+    nonsense = client.get("/api/v1/search", params={"q": "asdfqwer"}).json()
+    assert nonsense["total"] == 0 and nonsense["results"] == []
+    assert all(hit["label"] == "弱相关" for hit in nonsense["closest"])
     bad = client.get("/api/v1/search", params={"field": "不存在的领域"})
     assert bad.status_code == 422 and "技术领域" in bad.json()["detail"]
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -194,3 +195,57 @@ def test_enterprise_signs_up_posts_a_need_and_meets_a_university(
 
         reveals = session.exec(select(AuditLog).where(AuditLog.action == "contact.reveal")).all()
         assert reveals and not any("139" in str(r.detail) for r in reveals)
+
+
+def test_no_close_match_is_said_honestly_and_counts_match_labels(live_demo: str) -> None:
+    """Nonsense and a need no listing answers get the empty state (暂无高度匹配的成果), the
+    closest items under a weaker heading and one click to publish the query as a need; where
+    there are results, the count on the page is the number labelled 相关 or better."""
+    from playwright.sync_api import expect, sync_playwright
+
+    unanswerable = (
+        "我们是辽宁一个化工园区的管委会，园区内企业的DCS和PLC控制系统普遍缺乏网络安全防护，"
+        "有的还直接连办公网。希望引进适合化工企业的工控网络安全监测和隔离方案，满足等级保护要求。"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="zh-CN"
+        ).new_page()
+        for query in ("asdfqwer", unanswerable):
+            page.goto(live_demo + "/?" + urlencode({"q": query}))
+            empty = page.locator("#no-close-match")
+            expect(empty).to_contain_text("暂无高度匹配的成果", timeout=60_000)
+            expect(page.locator("#result-count")).to_have_attribute("data-count", "0")
+            # the closest, if any, sit under the weaker heading and are all 弱相关
+            labels = page.locator(".closest .relevance").all_inner_texts()
+            assert all(text.startswith("弱相关") for text in labels)
+            assert page.locator("ul.cards:not(.compact) .card").count() == 0
+            href = page.locator("#publish-need").get_attribute("href") or ""
+            assert href.startswith("/login?next=") and "workspace%2Fneeds%2Fnew" in href
+        page.screenshot(path=str(ARTIFACTS / "search-no-close-match.png"), full_page=True)
+
+        # one click (after signing in) opens the need form filled with the query
+        from matcher.demo.users import DEMO_PASSWORD
+
+        page.click("#publish-need")
+        page.fill("#f-email", "demo-e001@demo.duijie.cn")
+        page.fill("#f-password", DEMO_PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        expect(page.locator("#f-description")).to_have_value(unanswerable)
+        expect(page.locator("#f-title")).to_have_value(unanswerable[:60])
+
+        # a query with answers: the count is the number of cards labelled 相关 or better
+        page.goto(live_demo + "/?" + urlencode({"q": "高炉炉况监测"}))
+        count = int(page.locator("#result-count").get_attribute("data-count") or "-1")
+        labels = page.locator("ul.cards .relevance").all_inner_texts()
+        assert count >= 1 and labels
+        assert all(text.split(" ")[0] in ("高度相关", "相关") for text in labels)
+        if count <= 10:
+            assert len(labels) == count
+        page.screenshot(path=str(ARTIFACTS / "search-labels.png"), full_page=True)
+        browser.close()

@@ -34,7 +34,7 @@ def test_home_searches_highlights_and_has_sharable_urls(browser: Browser) -> Non
     fragment = browser.get("/?q=高炉", headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and "高炉" in fragment.text
     empty = browser.get("/?q=zzzqqq&field=航空航天")
-    assert "暂无高度匹配" in empty.text and "换一种说法" in empty.text
+    assert "暂无高度匹配的成果" in empty.text and 'id="publish-need"' in empty.text
     needs = browser.get("/?type=tech_need&q=高炉")
     assert "高炉异常预警" in plain(needs.text) and "SECRET-MARKER" not in needs.text
 

@@ -56,7 +56,7 @@ def login(
     request: Request,
     email: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form(max_length=3000)] = "",  # a pre-filled need form from a search
 ) -> Response:
     values = {"email": email, "next": next}
     ip = client_ip(request)

@@ -95,9 +95,7 @@ def home(
     if not q.strip() and page == 1 and not any(v for k, v in clean.items() if k != "type"):
         with read_session(request) as session:
             showcase = services.home_showcase(session=session, viewer=viewer)
-    need_form = "/workspace/needs/new?" + urlencode(
-        {"kind": "tech", "title": q.strip()[:60], "description": q.strip()}
-    )
+    need_form = "/workspace/needs/new?" + urlencode({"kind": "tech", "description": q.strip()})
     publish_url = (
         need_form if viewer.is_authenticated else "/login?" + urlencode({"next": need_form})
     )

@@ -235,7 +235,7 @@ def new_need(
             "kind": kind if kind in vocab.NEED_KINDS else "tech",
             "visibility": "public",
             "deadline": deadline,
-            "title": title.strip()[:60],
+            "title": (title.strip() or description.strip())[:60],
             "description": description.strip(),
         },
         {},
