@@ -136,8 +136,9 @@ def express_interest(
 
 
 def withdraw_interest(*, session: Session, viewer: Viewer, interest_id: int) -> Interest:
-    """The sender takes back an interest the other side has not answered yet."""
-    interest = session.get(Interest, interest_id)
+    """The sender takes back an interest the other side has not answered yet (the row is locked,
+    so a withdrawal and an acceptance arriving together cannot both succeed)."""
+    interest = session.get(Interest, interest_id, with_for_update=True)
     if interest is None or viewer.organization_id is None:
         raise NotFound("意向不存在")
     if interest.from_org_id != viewer.organization_id:
@@ -211,7 +212,7 @@ def decide_interest(
     reason_code: str | None = None,
     reason_text: str = "",
 ) -> Interest:
-    interest = session.get(Interest, interest_id)
+    interest = session.get(Interest, interest_id, with_for_update=True)
     if interest is None or interest.to_org_id != viewer.organization_id:
         raise NotFound("意向不存在")
     if interest.status != "pending":

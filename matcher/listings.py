@@ -262,6 +262,13 @@ def notify_moderators(session: Session, kind: str, text: str, link: str) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def _status_label(kind: str, status: str) -> str:
+    from matcher import vocab
+
+    labels = vocab.TECH_STATUSES if kind == "technology" else vocab.NEED_STATUSES
+    return vocab.label(labels, status)
+
+
 def moderate(
     *, session: Session, viewer: Viewer, kind: str, item_id: int, approve: bool, note: str = ""
 ) -> Any:
@@ -274,6 +281,13 @@ def moderate(
     from matcher.notifications import notify_org
 
     was = row.status
+    # Moderation decides on what is waiting or public, never on an owner's own drafts or
+    # closed listings: approving publishes what is pending (or undoes a rejection, or marks a
+    # public listing checked); rejecting takes down what is pending or public.
+    if approve and not (was in ("pending", "rejected") or (was == "published")):
+        raise Conflict(f"该条目当前为「{_status_label(kind, was)}」，不在审核范围内")
+    if not approve and was not in ("pending", "published"):
+        raise Conflict(f"该条目当前为「{_status_label(kind, was)}」，不能驳回")
     row.reviewed_at = utcnow()
     if approve:
         _set_status(row, "published")

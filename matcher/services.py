@@ -243,7 +243,7 @@ def home_showcase(
     events = list(
         session.exec(
             select(Event)
-            .where(col(Event.status).in_(("open", "published")), Event.ends_on >= today)
+            .where(Event.status == "open", Event.ends_on >= today)  # open for registration
             .order_by(col(Event.starts_on))
             .limit(4)
         )

@@ -790,13 +790,13 @@ def answer_checks(session: Session, application: Application) -> list[AnswerChec
 
 def cited_results(session: Session, viewer: Viewer, application: Application) -> list[Technology]:
     """The results an application cites, as far as the viewer may see them."""
-    from matcher.access import can_see_technology
+    from matcher.access import listing_visible
 
     ids = application.cited_technology_ids or []
     if not ids:
         return []
     rows = {pk(t): t for t in session.exec(select(Technology).where(col(Technology.id).in_(ids)))}
-    return [rows[i] for i in ids if i in rows and can_see_technology(rows[i], viewer)]
+    return [rows[i] for i in ids if i in rows and listing_visible(session, viewer, rows[i])]
 
 
 def _name_partners(

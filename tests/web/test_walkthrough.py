@@ -443,3 +443,94 @@ def test_an_owner_can_contact_the_enterprises_that_need_its_result(
     assert f'href="/needs/{need_id}#interest-box"' in fragment and "联系该企业" in fragment
     hidden = _need_id(engine, "N2")  # 仅组织方: never offered to contact, never named
     assert f"/needs/{hidden}" not in fragment and "机密高炉余热项目" not in fragment
+
+
+# --- found by a hostile read of this wave's routes ------------------------------------------
+
+
+def _org_id(engine: Engine, name: str) -> int:
+    with session_scope(engine) as session:
+        org = session.exec(select(Organization).where(Organization.name == name)).one()
+        assert org.id is not None
+        return org.id
+
+
+def test_the_review_queue_never_reinstates_or_rejects_an_active_organization(
+    make_browser, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    from matcher import accounts
+
+    ship = _org_id(engine, "渤澜船舶重工有限公司")
+    with session_scope(engine) as session:
+        org = session.get(Organization, ship)
+        accounts.set_organization_status(
+            session=session, organization=org, status="suspended", actor_id=None
+        )  # type: ignore[arg-type]
+    b = make_browser("organizer")
+    b.get("/admin/moderation")
+    level, text = flash_of(
+        b,
+        b.post(
+            f"/admin/moderation/organization/{ship}",
+            {"decision": "approve"},
+            follow_redirects=False,
+        ),
+    )
+    assert level == "error" and "不在待审核状态" in text
+    steel = _org_id(engine, "鞍辽钢铁股份有限公司")
+    b.post(f"/admin/moderation/organization/{steel}", {"decision": "reject", "note": "x"})
+    with session_scope(engine) as session:
+        assert session.get(Organization, ship).status == "suspended"  # type: ignore[union-attr]
+        assert session.get(Organization, steel).status == "active"  # type: ignore[union-attr]
+
+
+def test_moderation_never_publishes_an_owners_draft(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    need_id = _need_id(engine, "N1")
+    with session_scope(engine) as session:
+        need = session.get(Need, need_id)
+        need.status = "draft"  # type: ignore[union-attr]
+        session.add(need)
+    b = make_browser("organizer")
+    b.get("/admin/moderation")
+    b.post(f"/admin/moderation/need/{need_id}", {"decision": "approve"})
+    b.post(f"/admin/moderation/need/{need_id}", {"decision": "reject", "note": "不合规"})
+    with session_scope(engine) as session:
+        assert session.get(Need, need_id).status == "draft"  # type: ignore[union-attr]
+
+
+def test_the_home_page_lists_only_events_open_for_registration(
+    browser: Browser, engine: Engine
+) -> None:
+    from matcher.events.models import Event
+
+    event_id = _new_event(engine, name="内部专场HX7")
+    with session_scope(engine) as session:
+        event = session.get(Event, event_id)
+        event.status = "published"  # type: ignore[union-attr]
+        session.add(event)
+    assert "内部专场HX7" not in browser.get("/").text
+    with session_scope(engine) as session:
+        event = session.get(Event, event_id)
+        event.status = "open"  # type: ignore[union-attr]
+        session.add(event)
+    assert "内部专场HX7" in browser.get("/").text
+
+
+def test_a_user_without_an_organization_does_not_loop_at_sign_in(
+    make_browser, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    from matcher import accounts
+
+    with session_scope(engine) as session:
+        accounts.create_user(
+            session=session, email="loose@example.cn", name="loose", password="test-pass-123",
+            role="enterprise", organization_id=None,
+        )  # fmt: skip
+    b: Browser = make_browser()
+    b.get("/login")
+    response = b.post(
+        "/login", {"email": "loose@example.cn", "password": "test-pass-123"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    page = b.client.get("/workspace", follow_redirects=False)
+    assert page.headers.get("location") != "/workspace"
