@@ -263,6 +263,8 @@ def invite(
 @router.post("/{event_id}/invite/batch")
 async def invite_batch(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
     """Invite every ticked suggestion at once; one that cannot be invited is named, the rest go."""
+    with read_session(request) as session:  # who may invite comes before what was sent
+        access.event_for_organizer(session, viewer, event_id)
     form = await request.form()
     picks = [str(v) for v in form.getlist("pick")][:200]
     if not picks:
