@@ -40,10 +40,11 @@ def test_counts_are_the_hits_labelled_related_or_better(browser: Browser) -> Non
 
 
 def test_api_recommendations_only_recommend_what_reaches_related(make_browser, client) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
     from matcher import accounts
     from matcher.db import get_engine, session_scope
     from matcher.models import Need, User
-    from sqlmodel import select
 
     with session_scope(get_engine()) as session:
         user = session.exec(select(User).where(User.email == "steel@example.cn")).one()
