@@ -148,11 +148,21 @@ class SearchResult:
 
 class Matcher:
     def __init__(
-        self, manager: IndexManager, engine: Engine | None = None, *, fusion: str = "relative"
+        self,
+        manager: IndexManager,
+        engine: Engine | None = None,
+        *,
+        fusion: str = "relative",
+        calibration: relevance.Calibration | None = None,
+        rank_by_relevance: bool = True,
     ) -> None:
         self.manager = manager
         self.engine = engine or manager.engine
         self.fusion = fusion
+        self._calibration = calibration  # None: the one stored for the model's fingerprint
+        # With a fitted calibration the order is the relevance figure plus the soft signals —
+        # the parts the chart shows. Without one (a model nobody calibrated), the fused order.
+        self.rank_by_relevance = rank_by_relevance
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -194,6 +204,8 @@ class Matcher:
 
     @property
     def calibration(self) -> relevance.Calibration:
+        if self._calibration is not None:
+            return self._calibration
         return relevance.load(
             self.manager.settings.home,
             self.manager.encoder.fingerprint,
@@ -246,11 +258,17 @@ class Matcher:
         )
         calibration = self.calibration
         probabilities = calibration.probability(rows)
+        ranked = self.rank_by_relevance and calibration.source != "fallback"
         for s, row, p in zip(items, rows, probabilities.tolist(), strict=True):
             s.evidence = row
             s.probability = float(p)
             s.relevance = calibration.display_value(float(p))
             s.label = calibration.label(float(p))
+            if ranked:
+                s.parts = {"relevance": s.relevance}
+                s.score = s.relevance
+        if ranked:
+            items.sort(key=lambda s: (-s.score, s.id))
 
     def dense_only(self, collection: str, text: str, depth: int = 10) -> list[tuple[int, float]]:
         vector = self.manager.encoder.encode_queries([text])[0]
@@ -323,6 +341,15 @@ class Matcher:
                 weak=weak,
             )
 
+    def ranking(self, text: str, *, collection: str = "technologies", limit: int = 10) -> list[int]:
+        """The engine's order for a query, whatever the labels (for evaluations): what search
+        ranks before the 相关 threshold splits results from the closest weak ones."""
+        with session_scope(self.engine, write=False) as session:
+            _total, _weak, page, _closest, _tokens = self._rank(
+                session, collection, text, None, ANONYMOUS, limit, 0, split=False
+            )
+            return [s.id for s in page]
+
     def _rank(
         self,
         session: Session,
@@ -332,6 +359,8 @@ class Matcher:
         viewer: Viewer,
         limit: int,
         offset: int,
+        *,
+        split: bool = True,
     ) -> tuple[int, int, list[Scored], list[Scored], list[str]]:
         """(how many reach 相关, how many fall below, the page of those that reach it, the closest
         below it when none does, the query's tokens)."""
@@ -347,8 +376,8 @@ class Matcher:
         visible.sort(key=lambda s: (-s.score, s.id))
         head = self._collapse(collection, visible[: offset + limit + 20])
         visible = head + visible[offset + limit + 20 :]
-        related = [s for s in visible if relevance.at_least(s.label)]
-        weak = [s for s in visible if not relevance.at_least(s.label)]
+        related = [s for s in visible if relevance.at_least(s.label) or not split]
+        weak = [s for s in visible if not relevance.at_least(s.label)] if split else []
         page = related[offset : offset + limit]
         closest = weak[:CLOSEST] if not related and offset == 0 else []
         return len(related), len(weak), page, closest, tokens
@@ -558,11 +587,8 @@ class Matcher:
         }
         records = self.track_records(session, list(by_org))
 
-        def value(s: Scored) -> float:  # its relevance, less any TRL gap
-            return s.relevance + s.parts.get("trl", 0.0)
-
         for items in by_org.values():
-            items.sort(key=lambda s: (-value(s), s.id))
+            items.sort(key=lambda s: (-s.score, s.id))
         rows = self._rows(
             session, "technologies", [s.id for items in by_org.values() for s in items[:3]]
         )
@@ -576,23 +602,20 @@ class Matcher:
             record = records.get(org_id, {"accepted_leads": 0, "contracts": 0})
             bonus = min(0.1, 0.02 * record["accepted_leads"] + 0.04 * record["contracts"])
             best = [self._hit("technologies", s, rows[s.id], tokens, text) for s in items[:3]]
+            top = max(items[:3], key=lambda s: (s.relevance, -s.id))
             related = [s for s in items if relevance.at_least(s.label)]
-            # The team's relevance is its best result's; more results that reach 相关 count a
-            # little (a team with several is likelier to deliver), then the track record.
+            # The order is the engine's (the best result counts fully, the next ones less, then
+            # the track record); the figure and label shown are the team's best result's.
             parts = {
-                "relevance": round(items[0].relevance, 4),
-                "trl": round(items[0].parts.get("trl", 0.0), 4),
+                "relevance": round(top.relevance, 4),
                 "more_results": round(
-                    0.1
-                    * sum(
-                        value(s) * 0.5**i for i, s in enumerate(related[1:3]) if s is not items[0]
-                    ),
-                    4,
+                    sum(s.score * 0.5**i for i, s in enumerate(items[1:3], 1)), 4
                 ),
                 "track_record": round(bonus, 4),
             }
+            shown = next(h for h in best if h.id == top.id)
             reason = (
-                f"{best[0].label_text}（相关度 {best[0].figure}）：最相关成果《{best[0].item.title}》"
+                f"{shown.label_text}（相关度 {shown.figure}）：最相关成果《{shown.item.title}》"
                 + (f"，另有 {len(related) - 1} 项相关成果" if len(related) > 1 else "")
             )
             # the platform's record of the team stays out of the reason: the reason travels into
@@ -600,13 +623,13 @@ class Matcher:
             teams.append(
                 TeamHit(
                     org,
-                    round(sum(parts.values()), 4),
+                    round(sum(s.score * 0.5**i for i, s in enumerate(items[:3])) + bonus, 4),
                     best,
                     record,
                     reason,
                     parts,
-                    relevance=best[0].relevance,
-                    label=best[0].label,
+                    relevance=top.relevance,
+                    label=top.label,
                 )
             )
         teams.sort(key=lambda t: (-t.score, t.organization.id or 0))

@@ -203,7 +203,7 @@ class Calibration:
 # raw cosine, whose scale differs from model to model. Deliberately cautious: a query whose words
 # no listing contains stays 弱相关 however its vector falls.
 FALLBACK = Calibration(
-    weights=[0.0, 0.2, 20.0, 3.0, 3.0, 6.0],
+    weights=[0.0, 0.2, 5.0, 3.0, 1.0, 6.0],
     bias=-4.5,
     mean=[0.0] * len(FEATURES),
     scale=[1.0] * len(FEATURES),

@@ -900,11 +900,23 @@ def eval_retrieval(
         for metric in ("ndcg@10", "recall@1", "recall@10", "mrr@10"):
             table.add_column(metric, justify="right")
         for name, values in data.items():
-            if name in ("queries", "engine"):
+            if name == "queries":
                 continue
-            label = f"{name}（引擎）" if name == result["fusion"] else name
+            label = "引擎（按校准相关度排序，与网站相同）" if name == "engine" else name
             table.add_row(
                 label, *(f"{values[m]:.3f}" for m in ("ndcg@10", "recall@1", "recall@10", "mrr@10"))
+            )
+        console.print(table)
+    if result.get("techniques"):
+        table = Table(title="提高 Recall@1 的方法：同一次运行、逐项开关（baseline = 融合排序）")
+        table.add_column("方法")
+        for task in result["techniques"]:
+            table.add_column(f"{task} R@1", justify="right")
+        names = next(iter(result["techniques"].values())).keys()
+        for name in names:
+            table.add_row(
+                name,
+                *(f"{result['techniques'][t][name]['recall@1']:.3f}" for t in result["techniques"]),
             )
         console.print(table)
 

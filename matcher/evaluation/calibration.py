@@ -220,6 +220,9 @@ def cross_validate(rows: list[QueryRows], k: int = FOLDS) -> dict[str, Any]:
                 engine_high[i] = calibration.high
                 engine_related[i] = calibration.related
                 cosine_high[i] = t_cos
+    # The engine ranks by the calibrated relevance: rank 1 is the candidate with the highest
+    # held-out probability; the raw-cosine baseline labels those same hits.
+    rows, engine_scores = _reorder(rows, engine_scores)
     engine = figures(rows, engine_scores, engine_high)
     related_answerable = [
         (r, s, t)
@@ -246,7 +249,32 @@ def cross_validate(rows: list[QueryRows], k: int = FOLDS) -> dict[str, Any]:
         sum(1 for s, t in unans if s.size and bool((s >= t).any())) / max(len(unans), 1), 4
     )
     raw = figures(rows, [r.cosine for r in rows], cosine_high)
+    answerable = [r for r in rows if r.answerable]
+    engine["recall@1"] = round(
+        sum(bool(r.correct[0]) for r in answerable) / max(len(answerable), 1), 4
+    )
     return {"engine": engine, "raw_cosine": raw, "folds": thresholds}
+
+
+def _reorder(
+    rows: list[QueryRows], scores: list[np.ndarray]
+) -> tuple[list[QueryRows], list[np.ndarray]]:
+    out_rows, out_scores = [], []
+    for r, s in zip(rows, scores, strict=True):
+        order = np.argsort(-s, kind="stable") if s.size else np.arange(0)
+        out_rows.append(
+            QueryRows(
+                r.query_id,
+                r.group,
+                r.answerable,
+                [r.ids[i] for i in order],
+                r.correct[order],
+                r.features[order],
+                r.cosine[order],
+            )
+        )
+        out_scores.append(s[order])
+    return out_rows, out_scores
 
 
 def legacy_figures(rows: list[QueryRows]) -> dict[str, float]:
@@ -288,7 +316,7 @@ def run(
         for path in unanswerable:
             for q in load_queries(path):
                 queries.append((q["id"], q["query"], set(), False))
-        matcher = Matcher(manager)
+        matcher = Matcher(manager, rank_by_relevance=False)  # features of the fused top 10
         manager.encoder.encode_queries([q[1] for q in queries])
         rows = collect(matcher, queries, progress)
         result = cross_validate(rows)

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from matcher.events.scheduling import Problem, check, pair_solve, relevance_summary, solve
+from matcher.events.scheduling import (
+    Problem,
+    check,
+    pair_solve,
+    relevance_summary,
+    solve,
+    unrequested_below_related,
+)
 
 RELATED, HIGH = 0.5, 0.8  # the figure's anchors (matcher.relevance.Calibration.display_value)
 
@@ -136,7 +143,9 @@ def run(
         # what the solver maximizes: value plus the fairness bonus per participant who meets
         return round(value + problem.fairness * (people - idle), 2)
 
-    conflicts = check(problem, schedule.meetings)
+    conflicts = check(problem, schedule.meetings) + unrequested_below_related(
+        problem, schedule.meetings
+    )
     per_person = {p: 0 for p in problem.demand + problem.supply}
     for m in schedule.meetings:
         per_person[m.demand] += 1

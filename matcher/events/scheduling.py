@@ -345,6 +345,16 @@ def _must_reason(problem: Problem, pair: tuple[int, int], count: dict[int, int])
     return "桌位与时段容量不足"
 
 
+def unrequested_below_related(problem: Problem, meetings: list[Placed]) -> list[str]:
+    """Meetings the relevance rule forbids the solver to choose: below 相关 and not asked for by
+    both sides. (An organizer may still add one by hand: that is someone asking.)"""
+    return [
+        f"pair {m.demand}-{m.supply} below 相关 scheduled, not asked by both"
+        for m in meetings
+        if not problem.allowed((m.demand, m.supply))
+    ]
+
+
 def relevance_summary(
     problem: Problem, result: Schedule, label_of: dict[tuple[int, int], str]
 ) -> dict[str, Any]:
@@ -416,8 +426,6 @@ def check(problem: Problem, meetings: list[Placed]) -> list[str]:
         seen_pair.add((m.demand, m.supply))
         if (m.demand, m.supply) in problem.never:
             problems.append(f"pair {m.demand}-{m.supply} marked 不见 was scheduled")
-        if not problem.allowed((m.demand, m.supply)):
-            problems.append(f"pair {m.demand}-{m.supply} below 相关 scheduled, not asked by both")
     for person, n in counts.items():
         if n > problem.cap.get(person, problem.slots):
             problems.append(f"participant {person} over its cap ({n})")

@@ -697,6 +697,7 @@ def generate_schedule(
         raise ValidationFailed("需求方和成果方都至少要有一家已报名的单位")
     result = scheduling.solve(problem)
     problems = scheduling.check(problem, result.meetings)
+    problems += scheduling.unrequested_below_related(problem, result.meetings)
     if problems:  # never expected: the solver's output is checked independently
         raise RuntimeError("; ".join(problems[:5]))
     for old in session.exec(select(Meeting).where(Meeting.event_id == event.id)):

@@ -78,7 +78,9 @@ def test_search_finds_highlights_and_collapses_near_duplicates(
     assert not (t1 in ids and t2 in ids), "the two near-identical listings are folded into one"
     top = result.hits[0]
     assert top.duplicates and "高炉" in "".join(top.terms) and top.reason
-    assert set(top.parts) >= {"semantic", "lexical"}
+    # one figure, shown as the chart's first bar and in the reason, with the label
+    assert top.parts["relevance"] == top.relevance and top.label in ("high", "related")
+    assert f"相关度 {top.figure}" in top.reason and top.reason.startswith(top.label_text)
 
 
 def test_hard_filters(matcher: Matcher, engine: Engine) -> None:

@@ -224,7 +224,8 @@ def test_pairs_below_related_meet_only_when_both_sides_asked() -> None:
     met = {(m.demand, m.supply) for m in result.meetings}
     assert met == {(1, 10), (2, 11)}  # (2, 10) would fill a seat, but nobody asked for it
     assert not scheduling.check(problem, result.meetings)
+    assert not scheduling.unrequested_below_related(problem, result.meetings)
     reasons_of = {(u.demand, u.supply): u.reason for u in result.unscheduled}
     assert "相关" in reasons_of[(1, 11)]
     bad = [scheduling.Placed(2, 10, 0, 0, 0.3, False)]
-    assert any("below 相关" in p for p in scheduling.check(problem, bad))
+    assert scheduling.unrequested_below_related(problem, bad)

@@ -90,8 +90,38 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
         expect(page.locator("h1")).to_contain_text("日程总览", timeout=120_000)
         page.goto(base + f"/events/{event_id}")
         expect(page.locator(".stats")).to_contain_text("场洽谈")
-        expect(page.locator(".stats")).to_contain_text("必须见")
+        expect(page.locator(".stats").first).to_contain_text("必须见")
+        # the organizer sees the schedule's relevance and the seats left empty
+        expect(page.locator("#schedule-relevance")).to_contain_text("空桌位")
         page.screenshot(path=str(ARTIFACTS / "event-overview.png"), full_page=True)
+        # no meeting below 相关 that nobody asked for — checked against the pairs' relevance
+        # and the requests, independently of the solver
+        from matcher.events import service as event_service
+        from matcher.events.models import MeetingRequest
+
+        with session_scope(engine, write=False) as session:
+            event = session.get(Event, event_id)
+            _problem, values = event_service.build_problem(session, app.state.matcher, event)  # type: ignore[arg-type]
+            requests = session.exec(
+                select(MeetingRequest).where(MeetingRequest.event_id == event_id)
+            ).all()
+            asked: dict[tuple[int, int], set[int]] = {}
+            group = {p.id: p.group for p in event_service.participants(session, event_id)}
+            for r in requests:
+                if r.strength in ("must", "want") and r.from_id in group and r.to_id in group:
+                    pair = (
+                        (r.from_id, r.to_id)
+                        if group[r.from_id] == "demand"
+                        else (r.to_id, r.from_id)
+                    )
+                    asked.setdefault(pair, set()).add(r.from_id)
+            meetings = event_service.meetings_of(session, event_id)
+            assert meetings
+            for m in meetings:
+                value = values.get((m.demand_id, m.supply_id))
+                related = value is not None and value.related
+                assert related or len(asked.get((m.demand_id, m.supply_id), set())) == 2
+            assert event.schedule_report["below_related_unrequested"] == 0  # type: ignore[union-attr,index]
 
         # 4. edit the draft: a move into an occupied seat is refused; a swap by drag and drop
         # is accepted (seats that would double-book someone are shaded while dragging)
