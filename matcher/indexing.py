@@ -385,7 +385,8 @@ class IndexManager:
         if not self.collections:
             return 0
         model = self.model
-        names = list(self.collections)
+        targets = dict(self.collections)
+        names = list(targets)
         changes: list[_Change] = []
         with snapshot_session(self.engine) as session:
             now = Position.read(session)
@@ -419,7 +420,8 @@ class IndexManager:
             # A position that moved with nothing to apply is not worth a save of its own:
             # replaying from the saved one re-reads a few rows and applies nothing.
             for name in names:
-                self.positions[name] = now
+                if self.collections.get(name) is targets[name]:  # not rebuilt meanwhile
+                    self.positions[name] = now
         if changes:
             self.version += 1
         if not self.encode_inline:
