@@ -19,8 +19,9 @@ from tests.web.test_browser_events import ARGS, _login
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PHONE = {"width": 390, "height": 844}
 
-# For every visible text of two characters or more: the widest line it renders on. A text whose
-# lines are all narrower than two of its characters reads one character per line.
+# For every visible text of two characters or more that wraps: the widest line it renders on and
+# the width of its element. A text whose lines and box are all narrower than two of its
+# characters reads one character per line.
 NARROW_TEXTS = """
 () => {
   const out = [];
@@ -38,7 +39,11 @@ NARROW_TEXTS = """
     if (rects.length < 2) continue;
     const size = parseFloat(style.fontSize) || 15;
     const widest = Math.max(...rects.map(r => r.width));
-    if (widest < 2 * size * 0.95) out.push({text: text.slice(0, 30), tag: el.tagName, widest, size});
+    // the box it sits in is narrow too (a word merely wrapping at a line end is not squeezed)
+    const box = el.getBoundingClientRect().width;
+    if (widest < 2 * size * 0.95 && box < 2 * size * 0.95) {
+      out.push({text: text.slice(0, 30), tag: el.tagName, widest, box, size});
+    }
   }
   return out;
 }
