@@ -58,9 +58,13 @@ bench: setup
 
 # The long checks, with their figures: full e5 parity on all 2,000 abstracts; 100 kill -9 runs
 # during imports, index saves and event scheduling; schemathesis and the import/export property
-# tests at 100 cases each; the restore drill; the mixed-workload load ramp on a copy of the demo.
+# tests at 100 cases each; the restore drill; on PostgreSQL (DUIJIE_TEST_PG_URL, as .ci/run sets
+# it) transactions committing in random order while the index catches up, and two hosts with two
+# workers, one killed mid-batch, and a fresh host that encodes nothing; the mixed-workload load
+# ramp on a copy of the demo.
 soak: setup
 	DUIJIE_FULL_PARITY=1 $(BIN)/python -m pytest -q tests/matcher/test_e5_parity.py
+	DUIJIE_COMMIT_ORDER_WRITERS=8 DUIJIE_COMMIT_ORDER_ROUNDS=60 $(BIN)/python -m pytest -q -s -p no:warnings tests/matcher/test_commit_order.py tests/test_multiprocess.py -rs
 	DUIJIE_CRASH_RUNS=100 $(BIN)/python -m pytest -q -s -p no:warnings tests/matcher/test_indexing.py -k kill
 	DUIJIE_FUZZ_EXAMPLES=100 $(BIN)/python -m pytest -q -s -p no:warnings tests/web/test_fuzz_api.py tests/matcher/test_catalog_fuzz.py
 	$(BIN)/python -m pytest -q -s -p no:warnings tests/matcher/test_backup.py

@@ -26,7 +26,9 @@ import numpy as np
 from index.lexical import LexicalIndex
 from index.vectors import VectorStore
 
-FORMAT = 2  # 2: IVF replaces HNSW beyond the exact-search threshold
+FORMAT = (
+    3  # 2: IVF replaces HNSW beyond the exact-search threshold; 3: outbox position, awaiting rows
+)
 
 
 class IndexStale(Exception):
@@ -67,11 +69,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def directory_lock(path: Path) -> Iterator[None]:
-    """Serialize saves of one collection across processes."""
+def directory_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Serialize saves of one collection across processes that share a data directory; loads
+    take it shared, so a load never reads half of one save and half of another."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -88,6 +91,10 @@ class Collection:
     lexical: LexicalIndex
     tokenizer_fingerprint: str
     last_outbox_id: int = 0
+    # Where the collection stands in the database's change log (opaque here: see
+    # matcher.indexing.Position) and the rows changed but still waiting for their vectors.
+    position: dict[str, Any] = field(default_factory=dict)
+    awaiting: list[int] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -145,6 +152,8 @@ class Collection:
                 "tuned_recall@10": self.vectors.tuned_recall,
             },
             "last_outbox_id": self.last_outbox_id,
+            "outbox_position": self.position,
+            "awaiting": sorted(self.awaiting),
             "libraries": library_versions(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "checksums": files,
@@ -186,6 +195,18 @@ class Collection:
     def load(
         cls, path: Path, *, model_fingerprint: str, dim: int, tokenizer_fingerprint: str
     ) -> Collection:
+        with directory_lock(path, shared=True):
+            return cls._load(
+                path,
+                model_fingerprint=model_fingerprint,
+                dim=dim,
+                tokenizer_fingerprint=tokenizer_fingerprint,
+            )
+
+    @classmethod
+    def _load(
+        cls, path: Path, *, model_fingerprint: str, dim: int, tokenizer_fingerprint: str
+    ) -> Collection:
         manifest = read_manifest(path)
         if manifest is None:
             raise IndexCorrupt(f"{path}: manifest missing or unreadable")
@@ -209,7 +230,8 @@ class Collection:
         if len(vectors) != manifest.get("count") or len(lexical) != manifest.get("lexical_count"):
             raise IndexCorrupt(f"{path}: counts disagree with the manifest")
         known = {"format", "collection", "model", "model_fingerprint", "tokenizer_fingerprint", "dim", "count",
-                 "lexical_count", "index_type", "ivf", "last_outbox_id", "libraries", "saved_at", "checksums"}  # fmt: skip
+                 "lexical_count", "index_type", "ivf", "last_outbox_id", "libraries", "saved_at", "checksums",
+                 "outbox_position", "awaiting"}  # fmt: skip
         return cls(
             name=manifest["collection"],
             model_fingerprint=model_fingerprint,
@@ -219,6 +241,8 @@ class Collection:
             lexical=lexical,
             tokenizer_fingerprint=tokenizer_fingerprint,
             last_outbox_id=int(manifest.get("last_outbox_id", 0)),
+            position=dict(manifest.get("outbox_position") or {}),
+            awaiting=[int(i) for i in manifest.get("awaiting") or []],
             extra={k: v for k, v in manifest.items() if k not in known},
         )
 

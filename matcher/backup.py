@@ -1,8 +1,8 @@
 """`duijie backup PATH` and `duijie restore PATH`.
 
 A backup is a directory: the database (SQLite through its online backup API, consistent while
-the site keeps writing; PostgreSQL through `pg_dump --format=custom`), the search index as last
-saved (so a restore does not re-embed everything), the application attachments, and a
+the site keeps writing; PostgreSQL through `pg_dump --format=custom`) — with the stored vectors, so
+a restore never encodes again — the search index as last saved, the application attachments, and a
 manifest — when, which migration, row counts per table, and a SHA-256 for every file. It is
 written to a temporary directory beside PATH and moved into place only when complete.
 
@@ -191,16 +191,26 @@ def restore(settings: Settings, path: Path, *, force: bool = False) -> dict[str,
         )  # fmt: skip
         if result.returncode != 0:
             raise BackupError(f"pg_restore 失败：{result.stderr.strip()[:500]}")
-    for name, target_dir in (
-        ("index", settings.index_dir),
-        ("attachments", settings.attachments_dir),
-    ):
+    restored = [("attachments", settings.attachments_dir)]
+    if target_is_sqlite:
+        # A saved index position on PostgreSQL is a snapshot of the cluster it was taken on; a
+        # restore may land on another: the index is rebuilt there from the stored vectors
+        # (seconds to minutes, nothing is encoded again). On SQLite positions are ids and hold.
+        restored.append(("index", settings.index_dir))
+    else:
+        shutil.rmtree(settings.index_dir, ignore_errors=True)
+    for name, target_dir in restored:
         if (path / name).exists():
             shutil.rmtree(target_dir, ignore_errors=True)
             shutil.copytree(path / name, target_dir)
     engine = make_engine(url)
     try:
         upgrade(engine)
+        if not target_is_sqlite:
+            # Transaction ids written on the source cluster mean nothing here: the restored
+            # outbox is history, older than any position the rebuilt index will take.
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE indexoutbox SET txid = NULL WHERE txid IS NOT NULL"))
         check = integrity_check(engine)
         if check != "ok":
             raise BackupError(f"恢复后的数据库完整性检查未通过：{check}")

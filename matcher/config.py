@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default=None, description="编码设备（cpu / cuda），默认自动"
     )
 
+    embedded_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="duijie serve 是否在进程内计算向量：auto 在 SQLite 下开启（无需另启进程），在 PostgreSQL 下关闭（由 duijie worker 计算）",
+    )
     index_exact_max: int = Field(
         default=20_000,
         ge=1,
@@ -106,6 +110,12 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.home / "attachments"
+
+    def runs_embedded_worker(self) -> bool:
+        """Whether a web process computes vectors itself, in a background thread."""
+        if self.embedded_worker == "auto":
+            return self.resolved_database_url.startswith("sqlite")
+        return self.embedded_worker == "on"
 
     def ensure_home(self) -> Path:
         """Create the data directory tree; a clear error when it cannot be written."""

@@ -22,11 +22,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-import matcher.challenges.models  # challenge and event tables share the metadata
-import matcher.events.models  # noqa: F401
+import matcher.tables  # noqa: F401  (every table on the metadata)
 from matcher.config import Settings, get_settings
 from matcher.errors import StorageError
-from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology, utcnow
+from matcher.models import (
+    EmbeddingJob,
+    IndexOutbox,
+    InvestorProfile,
+    Need,
+    Organization,
+    Technology,
+    utcnow,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -121,6 +128,24 @@ def session_scope(engine: Engine | None = None, *, write: bool = True) -> Iterat
         session.close()
 
 
+@contextmanager
+def snapshot_session(engine: Engine) -> Iterator[Session]:
+    """A read-only session whose statements all see one snapshot of the database: REPEATABLE
+    READ on PostgreSQL (a SQLite read transaction already is one). Followers read the outbox,
+    the rows and the stored vectors in one, so what they apply is consistent."""
+    bind = engine
+    if not is_sqlite(engine):
+        bind = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    except OperationalError as exc:
+        raise _storage_error(exc) from exc
+    finally:
+        session.rollback()
+        session.close()
+
+
 def _storage_error(exc: OperationalError) -> Exception:
     message = str(exc.orig) if exc.orig else str(exc)
     lowered = message.lower()
@@ -137,6 +162,9 @@ def _storage_error(exc: OperationalError) -> Exception:
 
 _COLLECTION_OF: dict[type, str] = {Technology: "technologies", Need: "needs"}
 OUTBOX_WRITTEN = "duijie.outbox_written"  # session.info key: this transaction changed searchables
+_RECORDED = (
+    "duijie.outbox_recorded"  # session.info key: (collection, id) recorded in this transaction
+)
 
 
 def _collection_and_id(obj: Any) -> tuple[str, int] | None:
@@ -161,14 +189,27 @@ def _record_outbox(session: OrmSession, _flush_context: Any) -> None:
             changes[key] = None
     if any(isinstance(obj, IndexOutbox) for obj in session.new):
         session.info[OUTBOX_WRITTEN] = True  # rows added directly (e.g. a suspension)
+    # One row per object and transaction is enough (followers and workers read the committed
+    # state): an import that inserts and then updates a row does not queue it twice.
+    recorded: set[tuple[str, int]] = session.info.setdefault(_RECORDED, set())
+    changes = {key: None for key in changes if key not in recorded}
     if not changes:
         return
+    recorded.update(changes)
     session.info[OUTBOX_WRITTEN] = True
     now = utcnow()
-    session.connection().execute(
-        insert(IndexOutbox),
-        [{"collection": c, "item_id": i, "created_at": now} for c, i in changes],
-    )
+    rows = [{"collection": c, "item_id": i, "created_at": now} for c, i in changes]
+    session.connection().execute(insert(IndexOutbox), rows)
+    # The same change asks for its vectors: a worker computes them off the request path (the
+    # job is dropped there at once when the text, and so the stored vector, did not change).
+    session.connection().execute(insert(EmbeddingJob), [{**r, "attempts": 0} for r in rows])
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_recorded(session: OrmSession, *_args: Any) -> None:
+    # a new transaction (or a rolled-back savepoint, whose rows are gone) records again
+    session.info.pop(_RECORDED, None)
 
 
 def integrity_check(engine: Engine) -> str:

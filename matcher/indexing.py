@@ -1,99 +1,152 @@
 """Keep the search index in step with the database.
 
-Every write to a searchable row leaves an `IndexOutbox` row in the same transaction. The index
-applies outbox rows in id order and records the last applied id in its manifest, so a process
-that crashes loses nothing: on restart it loads the last saved index and replays the rest. A
-collection whose manifest does not match the configured model or tokenizer, or whose files fail
-their checksum, is rebuilt from the database, never served empty."""
+Every write to a searchable row leaves an `IndexOutbox` row (and an encoding job) in the same
+transaction. A collection remembers its *position* in that log and applies what committed since.
+
+The position is not "the last applied id": on PostgreSQL ids are handed out at insert time but
+transactions commit in any order, so a change with a lower id can commit after a higher one was
+applied. There the position is a database snapshot (`pg_current_snapshot()`: the first
+unassigned transaction id and the transactions then in progress), and a trigger stamps each
+outbox row with its writer's transaction id: the rows new to a collection are exactly those
+whose writer was in progress or had not started at its snapshot, whatever the commit order; a
+rolled-back writer simply never shows up, and the cost of a catch-up is the rows committed since.
+SQLite serializes writers, so ids become visible in order and the last id is the position.
+
+Each catch-up reads the new outbox rows, the rows they name and their stored vectors in one
+snapshot. A row whose vector for this model is stored (and was computed from its current text)
+is applied; one without waits (`awaiting`) until a worker stores it, which writes an outbox row
+of its own. The index never encodes documents unless it is told to (`encode_inline`, what the
+command line and tests use); web processes leave that to workers. The position and the awaiting
+rows are saved with the index, so a process that crashes loses nothing: on restart it loads the
+last saved index and replays the rest. A collection whose manifest does not match the
+configured model or tokenizer, whose files fail their checksum, or whose position belongs to
+another database, is rebuilt — from the stored vectors, so a new host or a restart after a lost
+index directory encodes nothing that was encoded before."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func
+from sqlalchemy import func, or_, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from index.collection import Collection, IndexCorrupt, IndexStale, read_manifest
-from matcher.access import suspended_owners
+from matcher import documents as _documents
 from matcher.config import Settings, get_settings
-from matcher.db import session_scope
+from matcher.db import session_scope, snapshot_session
+from matcher.embedding import store
 from matcher.embedding.encoder import Encoder, get_encoder
 from matcher.errors import StorageError
-from matcher.models import IndexOutbox, InvestorProfile, Need, Organization, Technology
-from matcher.text import Lexer, get_lexer, investor_text, need_text, technology_text
+from matcher.models import IndexOutbox
+from matcher.text import Lexer, get_lexer
 
-COLLECTIONS = ("technologies", "needs", "investors")
+COLLECTIONS = _documents.COLLECTIONS
+Document = _documents.Document
+indexable_documents = _documents.indexable_documents
+load_meta = _documents.load_meta
 Progress = Callable[[str, float], None]
+# A row that has waited this long for its vector gets a job naming this process's model (its
+# jobs were taken by workers of another model, e.g. halfway through a model change).
+RESCUE_AFTER_S = 30.0
+ENCODE_CHUNK = 512  # inline encoding stores its vectors every this many rows
 _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Document:
-    id: int
-    text: str
+class Position:
+    """Which committed changes a collection has applied (see the module docstring)."""
 
+    last_id: int = 0  # the highest outbox id seen (the whole position on SQLite)
+    xmax: int | None = None  # PostgreSQL: transactions from this id on had not started
+    xip: frozenset[int] = frozenset()  # PostgreSQL: transactions in progress at the snapshot
 
-def indexable_documents(
-    session: Session, collection: str, ids: list[int] | None = None
-) -> list[Document]:
-    """The rows of a collection that search may return (published, of an organization that is
-    not suspended), with their matching text."""
-    if collection == "technologies":
-        stmt = select(Technology).where(
-            Technology.status == "published", col(Technology.owner_id).not_in(suspended_owners())
+    @classmethod
+    def read(cls, session: Session) -> Position:
+        """The position of the snapshot this session reads (call it first in the session)."""
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            snapshot, last = conn.execute(
+                text("SELECT pg_current_snapshot()::text, (SELECT max(id) FROM indexoutbox)")
+            ).one()
+            _xmin, xmax, xip = str(snapshot).split(":")
+            return cls(int(last or 0), int(xmax), frozenset(int(x) for x in xip.split(",") if x))
+        return cls(int(conn.execute(select(func.max(IndexOutbox.id))).scalar() or 0))
+
+    def is_new(self, row_id: int, txid: int | None) -> bool:
+        if self.xmax is None:
+            return row_id > self.last_id
+        if txid is None:  # written before transaction ids were recorded: older than any snapshot
+            return False
+        return txid >= self.xmax or txid in self.xip
+
+    def pending_transactions(self) -> int:
+        """Writers that were in progress at this position (their changes are still to come)."""
+        return len(self.xip)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"last_id": self.last_id}
+        if self.xmax is not None:
+            out.update(xmax=self.xmax, xip=sorted(self.xip))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], last_id: int = 0) -> Position:
+        xmax = data.get("xmax")
+        return cls(
+            int(data.get("last_id", last_id)),
+            int(xmax) if xmax is not None else None,
+            frozenset(int(x) for x in data.get("xip") or []),
         )
-        if ids is not None:
-            stmt = stmt.where(col(Technology.id).in_(ids))
-        return [Document(t.id, technology_text(t)) for t in session.exec(stmt) if t.id is not None]
-    if collection == "needs":
-        stmt_n = select(Need).where(
-            Need.status == "published", col(Need.owner_id).not_in(suspended_owners())
+
+
+def new_rows(session: Session, positions: list[Position]) -> list[Any]:
+    """Outbox rows some of these positions have not applied (in the session's snapshot)."""
+    if not positions:
+        return []
+    stmt = sa_select(
+        col(IndexOutbox.id),
+        col(IndexOutbox.collection),
+        col(IndexOutbox.item_id),
+        col(IndexOutbox.fingerprint),
+        col(IndexOutbox.txid),
+    ).order_by(col(IndexOutbox.id))
+    pg = [p for p in positions if p.xmax is not None]
+    if pg:
+        xmax = min(p.xmax for p in pg if p.xmax is not None)
+        xip = sorted(set().union(*(p.xip for p in pg)))
+        stmt = stmt.where(
+            or_(col(IndexOutbox.txid) >= xmax, col(IndexOutbox.txid).in_(xip))
+            if xip
+            else col(IndexOutbox.txid) >= xmax
         )
-        if ids is not None:
-            stmt_n = stmt_n.where(col(Need.id).in_(ids))
-        return [Document(n.id, need_text(n)) for n in session.exec(stmt_n) if n.id is not None]
-    if collection == "investors":
-        stmt_i = select(Organization, InvestorProfile).join(
-            InvestorProfile, col(InvestorProfile.organization_id) == col(Organization.id)
-        )
-        stmt_i = stmt_i.where(Organization.kind == "investor")
-        if ids is not None:
-            stmt_i = stmt_i.where(col(Organization.id).in_(ids))
-        return [
-            Document(o.id, investor_text(o, p)) for o, p in session.exec(stmt_i) if o.id is not None
-        ]
-    raise ValueError(collection)
-
-
-META_COLUMNS: dict[str, tuple[Any, ...]] = {
-    "technologies": (
-        Technology.id, Technology.status, Technology.owner_id, Technology.field,
-        Technology.trl, Technology.price, Technology.valid_until,
-    ),
-    "needs": (Need.id, Need.status, Need.owner_id, Need.visibility, Need.field, Need.min_trl, Need.budget),
-    "investors": (Organization.id, Organization.kind),
-}  # fmt: skip
-
-
-def load_meta(session: Session, collection: str, ids: list[int] | None = None) -> dict[int, Any]:
-    """The few columns filters and soft signals need, per indexed row (plain Core rows)."""
-    columns = META_COLUMNS[collection]
-    stmt = select(*columns)
-    if ids is not None:
-        stmt = stmt.where(columns[0].in_(ids))
-    return {row.id: row for row in session.connection().execute(stmt)}
+    else:
+        stmt = stmt.where(col(IndexOutbox.id) > min(p.last_id for p in positions))
+    return list(session.connection().execute(stmt))
 
 
 def max_outbox_id(session: Session) -> int:
     return int(session.exec(select(func.max(IndexOutbox.id))).one() or 0)
+
+
+@dataclass
+class _Change:
+    name: str
+    ids: list[int]
+    ready: list[tuple[Document, np.ndarray]]
+    missing: list[Document]
+    removed: list[int]
+    meta: dict[int, Any]
+    tokens: list[list[str]] = field(default_factory=list)
 
 
 class IndexManager:
@@ -107,18 +160,26 @@ class IndexManager:
         encoder: Encoder | None = None,
         lexer: Lexer | None = None,
         save_interval_s: float = 0.0,
+        encode_inline: bool = True,
     ) -> None:
         self.engine = engine
         self.settings = settings or get_settings()
         self._encoder = encoder
         self._lexer = lexer
+        # True: rows without a stored vector are encoded here and then stored (the command line,
+        # tests). False (web processes): they wait for a worker.
+        self.encode_inline = encode_inline
         self.collections: dict[str, Collection] = {}
+        self.positions: dict[str, Position] = {}
+        self.awaiting: dict[str, dict[int, float]] = {name: {} for name in COLLECTIONS}
+        self._rescued: set[tuple[str, int]] = set()
         self.lock = threading.RLock()  # held by searches and by swapping changes in
         self._catch_up_lock = threading.Lock()  # one catch-up at a time
         self.save_interval_s = save_interval_s
         self._unsaved: set[str] = set()
         self._last_save = 0.0
         self.rebuilt: dict[str, str] = {}  # collection → why it was rebuilt at open
+        self.loaded_vectors = 0  # vectors taken from the database when building collections
         self.version = 0  # bumped whenever the searchable content changes (keys result caches)
         # Filter columns of every indexed row, kept with the index so a search does not query
         # them for hundreds of candidates; the rows finally shown are always re-read from the database.
@@ -136,187 +197,326 @@ class IndexManager:
             self._lexer = get_lexer()
         return self._lexer
 
+    @property
+    def model(self) -> store.Model:
+        return store.Model.of(self.encoder)
+
     def path(self, name: str) -> Path:
         return self.settings.index_dir / name
+
+    def pending(self) -> dict[str, int]:
+        """Rows per collection whose change waits for its vector."""
+        return {name: len(items) for name, items in self.awaiting.items()}
+
+    def is_searchable(self, name: str, item_id: int) -> bool:
+        collection = self.collections.get(name)
+        return (
+            collection is not None
+            and item_id in collection.vectors.label_of
+            and item_id not in self.awaiting[name]
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
     def open(self, progress: Progress | None = None) -> IndexManager:
         with self.lock:
             for name in COLLECTIONS:
-                self.collections[name] = self._load_or_rebuild(name, progress)
-            self.catch_up(force_save=True)
+                self._install(name, self._load_or_rebuild(name, progress))
+            self.catch_up(force_save=True, progress=progress)
             with session_scope(self.engine, write=False) as session:
                 for name in COLLECTIONS:
                     self.meta[name] = load_meta(session, name)
         return self
 
+    def _install(self, name: str, collection: Collection) -> None:
+        self.collections[name] = collection
+        self.positions[name] = Position.from_dict(collection.position, collection.last_outbox_id)
+        now = time.monotonic()
+        self.awaiting[name] = {i: now for i in collection.awaiting}
+
     def _load_or_rebuild(self, name: str, progress: Progress | None) -> Collection:
         path = self.path(name)
         if read_manifest(path) is None:
             self.rebuilt[name] = "no index yet"
-            return self.rebuild(name, progress)
+            return self.rebuild(name, progress, install=False)
         try:
-            return Collection.load(
+            collection = Collection.load(
                 path,
                 model_fingerprint=self.encoder.fingerprint,
                 dim=self.encoder.dim,
                 tokenizer_fingerprint=self.lexer.fingerprint,
             )
+            self._check_position(
+                path, Position.from_dict(collection.position, collection.last_outbox_id)
+            )
+            return collection
         except (IndexStale, IndexCorrupt) as exc:
             _log.warning("rebuilding index %s: %s", name, exc)
             self.rebuilt[name] = str(exc)
-            return self.rebuild(name, progress)
+            return self.rebuild(name, progress, install=False)
+
+    def _check_position(self, path: Path, position: Position) -> None:
+        """A saved position must belong to this database: a snapshot on PostgreSQL, an id on
+        SQLite, never ahead of the database (a restored or another database: rebuild)."""
+        with snapshot_session(self.engine) as session:
+            here = Position.read(session)
+        if (here.xmax is None) != (position.xmax is None):
+            raise IndexStale(f"{path}: position recorded for another kind of database")
+        if here.xmax is not None and position.xmax is not None and position.xmax > here.xmax:
+            raise IndexStale(f"{path}: position ahead of this database (restored or another one)")
+        if here.xmax is None and position.last_id > here.last_id:
+            raise IndexStale(f"{path}: position ahead of this database (restored or another one)")
 
     def _kind_for(self, count: int) -> str:
         return "ivf" if count > self.settings.index_exact_max else "flat"
 
-    def rebuild(self, name: str, progress: Progress | None = None) -> Collection:
-        """Build a collection from the database and save it."""
-        with session_scope(self.engine, write=False) as session:
-            # Read the outbox position first: anything written after it is replayed later.
-            position = max_outbox_id(session)
+    def rebuild(
+        self, name: str, progress: Progress | None = None, *, install: bool = True
+    ) -> Collection:
+        """Build a collection from the database — from the stored vectors, encoding (inline) or
+        queueing (for workers) only the rows that have none for this model — and save it."""
+        say = progress or (lambda _m, _f: None)
+        model = self.model
+        with snapshot_session(self.engine) as session:
+            # One snapshot: the position, the rows and their vectors agree; anything committed
+            # after it is new to the position and replayed by the next catch-up.
+            position = Position.read(session)
             documents = indexable_documents(session, name)
+            stored = store.stored_vectors(session, model.fingerprint, name)
+        ready: list[tuple[Document, np.ndarray]] = []
+        missing: list[Document] = []
+        for d in documents:
+            hit = stored.get(d.id)
+            if hit is not None and hit[0] == model.hash(store.ROLE_DOCUMENT, d.text):
+                ready.append((d, hit[1]))
+            else:
+                missing.append(d)
+        self.loaded_vectors += len(ready)
+        say(f"{name}：载入已存向量 {len(ready)} 条", 0.0)
+        awaiting: list[int] = []
+        if missing and self.encode_inline:
+            vectors = self._encode_and_store(
+                [(name, d) for d in missing],
+                progress=lambda done, total: say(
+                    f"{name}：编码 {done}/{total}", done / max(total, 1)
+                ),
+            )
+            ready += [(d, vectors[(name, d.id)]) for d in missing if (name, d.id) in vectors]
+        elif missing:
+            awaiting = [d.id for d in missing]
+            with session_scope(self.engine) as session:
+                queued = set(store.missing_for_model(session, model, name))
+                store.enqueue(
+                    session, name, [i for i in awaiting if i in queued], model.fingerprint
+                )
         collection = Collection.empty(
             name,
             model_fingerprint=self.encoder.fingerprint,
             model_name=self.encoder.setting,
             dim=self.encoder.dim,
             tokenizer_fingerprint=self.lexer.fingerprint,
-            kind=self._kind_for(len(documents)),
+            kind=self._kind_for(len(ready)),
         )
-        self._apply(collection, documents, [], progress=progress, label=name)
-        collection.last_outbox_id = position
+        if ready:
+            ids = [d.id for d, _ in ready]
+            tokens: list[list[str]] = []
+            step = 2000
+            for start in range(0, len(ready), step):
+                tokens += self.lexer.tokens_many(d.text for d, _ in ready[start : start + step])
+                say(f"{name}：分词 {len(tokens)}/{len(ready)}", len(tokens) / len(ready))
+            collection.upsert(ids, np.stack([v for _, v in ready]), tokens)
+        say(f"{name}：完成", 1.0)
+        collection.last_outbox_id = position.last_id
+        collection.position = position.as_dict()
+        collection.awaiting = awaiting
         if collection.vectors.kind == "ivf":
             collection.extra["ann_recall@10"] = round(collection.vectors.recall_at(10), 4)
         self._write(collection, name)
-        with self.lock:
-            self.collections[name] = collection
-            self.version += 1
+        if install:
+            with self.lock:
+                self._install(name, collection)
+                self.version += 1
         return collection
 
-    def _apply(
+    def _encode_and_store(
+        self, items: list[tuple[str, Document]], progress: Callable[[int, int], None] | None = None
+    ) -> dict[tuple[str, int], np.ndarray]:
+        """Encode here (the inline mode) and store the vectors, a chunk at a time so that a long
+        rebuild interrupted halfway keeps what it computed."""
+        model = self.model
+        scope = store.Scope(model.fingerprint)
+        out: dict[tuple[str, int], np.ndarray] = {}
+        for start in range(0, len(items), ENCODE_CHUNK):
+            chunk = items[start : start + ENCODE_CHUNK]
+
+            def step(done: int, _total: int, offset: int = start) -> None:
+                if progress:
+                    progress(offset + done, len(items))
+
+            encoded = store.encode(self.encoder, model, chunk, progress=step)
+            with session_scope(self.engine) as session:
+                store.store_vectors(session, model, encoded, scope=scope)
+            for e in encoded:
+                out[(e.collection, e.item_id)] = e.vectors[store.ROLE_DOCUMENT][1]
+        if progress:
+            progress(len(items), len(items))
+        return out
+
+    def catch_up(
         self,
-        collection: Collection,
-        documents: list[Document],
-        removed: list[int],
         *,
+        force_save: bool = False,
         progress: Progress | None = None,
-        label: str = "",
-    ) -> None:
-        if removed:
-            collection.remove(removed)
-        if not documents:
-            return
-        say = progress or (lambda _m, _f: None)
-        texts = [d.text for d in documents]
-        vectors = self.encoder.encode_documents(
-            texts,
-            progress=lambda done, total: say(f"{label}：编码 {done}/{total}", done / max(total, 1)),
+        blocking: bool = True,
+    ) -> int:
+        """Apply what committed since each collection's position; returns how many rows changed
+        in the index (applied or removed). With `blocking=False` (a request that just wrote),
+        return at once when another catch-up is running: it, or the next, applies the change.
+
+        The slow parts (reading rows, tokenizing, encoding inline) run without the search lock;
+        only swapping the changes into the collections holds it, so searches are not held up."""
+        if not self._catch_up_lock.acquire(blocking=blocking):
+            return 0
+        try:
+            return self._catch_up(force_save, progress)
+        finally:
+            self._catch_up_lock.release()
+
+    def _catch_up(self, force_save: bool, progress: Progress | None) -> int:
+        if not self.collections:
+            return 0
+        model = self.model
+        targets = dict(self.collections)
+        names = list(targets)
+        changes: list[_Change] = []
+        with snapshot_session(self.engine) as session:
+            now = Position.read(session)
+            examine: dict[str, dict[int, None]] = {name: {} for name in names}
+            for row in new_rows(session, [self.positions[n] for n in names]):
+                name = row.collection
+                if name not in examine or not self.positions[name].is_new(row.id, row.txid):
+                    continue
+                if row.fingerprint is None or (
+                    row.fingerprint == model.fingerprint and row.item_id in self.awaiting[name]
+                ):
+                    examine[name][row.item_id] = None
+            for name, items in examine.items():
+                if items:
+                    changes.append(self._read_change(session, model, name, list(items)))
+        if self.encode_inline:
+            todo = [(c.name, d) for c in changes for d in c.missing]
+            if todo:
+                say = progress or (lambda _m, _f: None)
+                vectors = self._encode_and_store(
+                    todo,
+                    progress=lambda d, t: say(f"编码 {d}/{t}", d / max(t, 1)),
+                )
+                for c in changes:
+                    c.ready += [(d, vectors[(c.name, d.id)]) for d in c.missing]
+                    c.missing = []
+        for c in changes:
+            c.tokens = self.lexer.tokens_many(d.text for d, _ in c.ready)
+        applied = sum(self._apply_change(c) for c in changes)
+        with self.lock:
+            # A position that moved with nothing to apply is not worth a save of its own:
+            # replaying from the saved one re-reads a few rows and applies nothing.
+            for name in names:
+                if self.collections.get(name) is targets[name]:  # not rebuilt meanwhile
+                    self.positions[name] = now
+        if changes:
+            self.version += 1
+        if not self.encode_inline:
+            self._rescue()
+        self._maybe_save(force_save)
+        return applied
+
+    def _read_change(
+        self, session: Session, model: store.Model, name: str, ids: list[int]
+    ) -> _Change:
+        documents = indexable_documents(session, name, ids)
+        stored = store.stored_vectors(session, model.fingerprint, name, [d.id for d in documents])
+        ready, missing = [], []
+        for d in documents:
+            hit = stored.get(d.id)
+            if hit is not None and hit[0] == model.hash(store.ROLE_DOCUMENT, d.text):
+                ready.append((d, hit[1]))
+            else:
+                missing.append(d)
+        present = {d.id for d in documents}
+        return _Change(
+            name, ids, ready, missing, [i for i in ids if i not in present],
+            load_meta(session, name, ids),
+        )  # fmt: skip
+
+    def _apply_change(self, change: _Change) -> int:
+        name = change.name
+        collection = self.collections[name]
+        doc_ids = [d.id for d, _ in change.ready]
+        matrix = (
+            np.stack([v for _, v in change.ready]).astype(np.float32)
+            if change.ready
+            else np.zeros((0, collection.dim), np.float32)
         )
-        tokens = self.lexer.tokens_many(texts)
-        collection.upsert([d.id for d in documents], np.asarray(vectors), tokens)
-        say(f"{label}：完成", 1.0)
+        # A change that retrains the IVF cells or switches exact ↔ IVF is built here, outside
+        # the search lock (searches use the old vectors meanwhile); only the swap holds it.
+        # Catch-ups are serialized, so nothing else changes the vectors.
+        replacement = self._replacement(collection, change.removed, doc_ids, matrix)
+        since = time.monotonic()
+        with self.lock:
+            if self.collections.get(name) is not collection:
+                return 0  # rebuilt meanwhile from the database; later rows replay on it
+            if replacement is not None:
+                collection.vectors = replacement
+                if change.removed:
+                    collection.lexical.remove(change.removed)
+                if doc_ids:
+                    collection.lexical.upsert(doc_ids, change.tokens)
+            else:
+                if change.removed:
+                    collection.remove(change.removed)
+                if doc_ids:
+                    collection.upsert(doc_ids, matrix, change.tokens)
+            meta = dict(self.meta.get(name, {}))
+            for i in change.ids:
+                if i in change.meta:
+                    meta[i] = change.meta[i]
+                else:
+                    meta.pop(i, None)
+            self.meta[name] = meta
+            waiting = self.awaiting[name]
+            for i in doc_ids + change.removed:
+                waiting.pop(i, None)
+                self._rescued.discard((name, i))
+            for d in change.missing:
+                waiting.setdefault(d.id, since)
+            self._unsaved.add(name)
+        return len(doc_ids) + len(change.removed)
 
-    def catch_up(self, *, force_save: bool = False) -> int:
-        """Apply pending outbox rows; returns how many changes were applied.
-
-        The slow part (reading rows, encoding) runs without the search lock; only swapping the
-        changes into the collections holds it, so searches are not held up by an update."""
-        with self._catch_up_lock:
-            if not self.collections:
-                return 0
-            start = min(c.last_outbox_id for c in self.collections.values())
-            prepared: list[
-                tuple[str, list[Document], list[int], dict[int, Any], list[int], int, Any]
-            ] = []
-            with session_scope(self.engine, write=False) as session:
-                rows = session.exec(
-                    select(IndexOutbox)
-                    .where(col(IndexOutbox.id) > start)
-                    .order_by(col(IndexOutbox.id))
-                ).all()
-                pending: dict[str, dict[int, None]] = {name: {} for name in self.collections}
-                last: dict[str, int] = {}
-                for row in rows:
-                    collection = self.collections.get(row.collection)
-                    if collection is None or row.id is None or row.id <= collection.last_outbox_id:
-                        continue
-                    pending[row.collection][row.item_id] = None
-                    last[row.collection] = row.id
-                for name, items in pending.items():
-                    if not items:
-                        continue
-                    ids = list(items)
-                    documents = indexable_documents(session, name, ids)
-                    present = {d.id for d in documents}
-                    encoded = self._encode(documents)
-                    prepared.append(
-                        (
-                            name,
-                            documents,
-                            [i for i in ids if i not in present],
-                            load_meta(session, name, ids),
-                            ids,
-                            last[name],
-                            encoded,
-                        )
-                    )
-            applied = 0
-            for name, documents, removed, fresh, ids, last_id, encoded in prepared:
-                collection = self.collections[name]
-                doc_ids = [d.id for d in documents]
-                # A change that retrains the IVF cells or switches exact ↔ IVF is built here,
-                # outside the search lock (searches use the old vectors meanwhile); only the
-                # swap holds it. Catch-ups are serialized, so nothing else changes the vectors.
-                replacement = self._replacement(collection, removed, doc_ids, encoded)
-                with self.lock:
-                    if self.collections.get(name) is not collection:
-                        pass  # rebuilt meanwhile from the database; later rows replay on it
-                    elif replacement is not None:
-                        collection.vectors = replacement
-                        if removed:
-                            collection.lexical.remove(removed)
-                        if documents:
-                            collection.lexical.upsert(doc_ids, encoded[1])
-                    else:
-                        if removed:
-                            collection.remove(removed)
-                        if documents:
-                            collection.upsert(doc_ids, encoded[0], encoded[1])
-                    collection.last_outbox_id = max(collection.last_outbox_id, last_id)
-                    meta = dict(self.meta.get(name, {}))
-                    for i in ids:
-                        if i in fresh:
-                            meta[i] = fresh[i]
-                        else:
-                            meta.pop(i, None)
-                    self.meta[name] = meta
-                    self._unsaved.add(name)
-                applied += len(ids)
-            if applied:
-                self.version += 1
-            if self._unsaved and (
-                force_save or time.monotonic() - self._last_save >= self.save_interval_s
-            ):
-                try:
-                    self.save()
-                except StorageError as exc:
-                    # The changes are committed and applied in memory; searches stay right. The
-                    # save is retried at the next interval (and the outbox replays on restart).
-                    if force_save:
-                        raise
-                    logging.getLogger(__name__).error("%s", exc.message)
-                    self._last_save = time.monotonic()
-            return applied
-
-    def _encode(self, documents: list[Document]) -> Any:
-        if not documents:
-            return None
-        texts = [d.text for d in documents]
-        return np.asarray(self.encoder.encode_documents(texts)), self.lexer.tokens_many(texts)
+    def _rescue(self) -> None:
+        """Queue a job naming this model for rows that waited too long for their vector."""
+        cutoff = time.monotonic() - RESCUE_AFTER_S
+        late = {
+            name: [i for i, t in items.items() if t < cutoff and (name, i) not in self._rescued]
+            for name, items in self.awaiting.items()
+        }
+        if not any(late.values()):
+            return
+        fingerprint = self.encoder.fingerprint
+        try:
+            with session_scope(self.engine) as session:
+                for name, ids in late.items():
+                    if ids:
+                        store.enqueue(session, name, ids, fingerprint)
+        except Exception:  # the next catch-up tries again
+            _log.exception("could not queue late rows for encoding")
+            return
+        for name, ids in late.items():
+            self._rescued.update((name, i) for i in ids)
+            if ids:
+                _log.warning("%s: %d rows waited > %gs for vectors; queued for model %s",
+                             name, len(ids), RESCUE_AFTER_S, fingerprint)  # fmt: skip
 
     def _replacement(
-        self, collection: Collection, removed: list[int], ids: list[int], encoded: Any
+        self, collection: Collection, removed: list[int], ids: list[int], matrix: np.ndarray
     ) -> Any:
         """The collection's vectors rebuilt with this change, when applying it in place would be
         slow (IVF retraining) or the size now wants the other kind of index; else None."""
@@ -327,13 +527,32 @@ class IndexManager:
         wanted = self._kind_for(size)
         if wanted == vectors.kind and not vectors.needs_retrain(added):
             return None
-        empty = np.zeros((0, vectors.dim), dtype=np.float32)
-        return vectors.replaced(wanted, removed, ids, encoded[0] if ids else empty)
+        return vectors.replaced(wanted, removed, ids, matrix)
+
+    def _maybe_save(self, force: bool) -> None:
+        if not self._unsaved or not (
+            force or time.monotonic() - self._last_save >= self.save_interval_s
+        ):
+            return
+        try:
+            self.save()
+        except StorageError as exc:
+            # The changes are committed and applied in memory; searches stay right. The save is
+            # retried at the next interval (and the outbox replays on restart).
+            if force:
+                raise
+            _log.error("%s", exc.message)
+            self._last_save = time.monotonic()
 
     def save(self) -> None:
         with self.lock:
             for name in sorted(self._unsaved):
-                self._write(self.collections[name], name)
+                collection = self.collections[name]
+                position = self.positions[name]
+                collection.position = position.as_dict()
+                collection.last_outbox_id = position.last_id
+                collection.awaiting = list(self.awaiting[name])
+                self._write(collection, name)
             self._unsaved.clear()
             self._last_save = time.monotonic()
 
@@ -343,8 +562,6 @@ class IndexManager:
         try:
             collection.save(self.path(name))
         except OSError as exc:
-            import errno
-
             reason = {
                 errno.ENOSPC: "磁盘已满",
                 errno.EDQUOT: "磁盘配额已满",
@@ -375,6 +592,7 @@ class IndexManager:
                     "database": len(db_ids),
                     "vectors": len(vec_ids),
                     "lexical": len(lex_ids),
+                    "awaiting_vectors": len(self.awaiting[name]),
                     "missing": sorted(db_ids - vec_ids)[:20],
                     "extra": sorted(vec_ids - db_ids)[:20],
                     "lexical_mismatch": sorted(vec_ids ^ lex_ids)[:20],
@@ -383,11 +601,24 @@ class IndexManager:
         return report
 
     def status(self) -> dict[str, dict[str, Any]]:
-        with session_scope(self.engine, write=False) as session:
-            head = max_outbox_id(session)
         out: dict[str, dict[str, Any]] = {}
-        for name in COLLECTIONS:
-            manifest = read_manifest(self.path(name)) or {}
+        manifests = {name: read_manifest(self.path(name)) or {} for name in COLLECTIONS}
+        with snapshot_session(self.engine) as session:
+            Position.read(session)
+            jobs = store.count_jobs(session)
+            for name, manifest in manifests.items():
+                position = Position.from_dict(
+                    manifest.get("outbox_position") or {}, int(manifest.get("last_outbox_id") or 0)
+                )
+                pending = sum(
+                    1
+                    for row in new_rows(session, [position])
+                    if row.collection == name and row.fingerprint is None
+                    and position.is_new(row.id, row.txid)
+                )  # fmt: skip
+                manifest["pending_changes"] = pending
+            stored = store.vector_counts(session)
+        for name, manifest in manifests.items():
             out[name] = {
                 "count": manifest.get("count"),
                 "index_type": manifest.get("index_type"),
@@ -395,7 +626,12 @@ class IndexManager:
                 "model_fingerprint": manifest.get("model_fingerprint"),
                 "dim": manifest.get("dim"),
                 "last_outbox_id": manifest.get("last_outbox_id"),
-                "pending_changes": max(0, head - int(manifest.get("last_outbox_id") or 0)),
+                "pending_changes": manifest["pending_changes"],
+                "awaiting_vectors": len(manifest.get("awaiting") or []),
+                "stored_vectors": stored.get(manifest.get("model_fingerprint") or "", {}).get(
+                    name, 0
+                ),
+                "queued_jobs": jobs,
                 "saved_at": manifest.get("saved_at"),
                 "ann_recall@10": manifest.get(
                     "ann_recall@10", 1.0 if manifest.get("index_type") == "flat" else None

@@ -66,6 +66,7 @@ def express_interest(
     need_id: int | None = None,
     message: str = "",
     offered_technology_id: int | None = None,
+    offered_need_id: int | None = None,
 ) -> Interest:
     if not viewer.is_authenticated or viewer.organization_id is None:
         raise Forbidden("请先以单位用户身份登录")
@@ -79,6 +80,10 @@ def express_interest(
         offered = session.get(Technology, offered_technology_id)
         if offered is None or offered.owner_id != viewer.organization_id:
             raise Forbidden("只能推荐本单位的成果")
+    if offered_need_id is not None:
+        own_need = session.get(Need, offered_need_id)
+        if own_need is None or own_need.owner_id != viewer.organization_id:
+            raise Forbidden("只能关联本单位的需求")
     pending = session.exec(
         select(Interest).where(
             Interest.from_org_id == viewer.organization_id,
@@ -106,6 +111,7 @@ def express_interest(
         technology_id=technology_id,
         need_id=need_id,
         offered_technology_id=offered_technology_id,
+        offered_need_id=offered_need_id,
         message=message,
     )
     session.add(interest)
@@ -129,6 +135,74 @@ def express_interest(
     return interest
 
 
+def withdraw_interest(*, session: Session, viewer: Viewer, interest_id: int) -> Interest:
+    """The sender takes back an interest the other side has not answered yet (the row is locked,
+    so a withdrawal and an acceptance arriving together cannot both succeed)."""
+    interest = session.get(Interest, interest_id, with_for_update=True)
+    if interest is None or viewer.organization_id is None:
+        raise NotFound("意向不存在")
+    if interest.from_org_id != viewer.organization_id:
+        raise NotFound("意向不存在")
+    if interest.status != "pending":
+        raise Conflict(
+            f"对方已处理该意向（{vocab.label(vocab.INTEREST_STATUSES, interest.status)}），不能撤回"
+        )
+    interest.status = "withdrawn"
+    interest.decided_at = utcnow()
+    session.add(interest)
+    session.flush()
+    services.audit(
+        session=session,
+        action="interest.withdraw",
+        actor_id=viewer.user_id,
+        object_type="interest",
+        object_id=interest.id,
+    )
+    return interest
+
+
+def my_interest_in(
+    session: Session,
+    viewer: Viewer,
+    *,
+    technology_id: int | None = None,
+    need_id: int | None = None,
+) -> Interest | None:
+    """The viewer's organization's latest interest in a listing that still stands (pending or
+    accepted); after a decline or a withdrawal the organization may ask again."""
+    if viewer.organization_id is None:
+        return None
+    stmt = select(Interest).where(
+        Interest.from_org_id == viewer.organization_id,
+        col(Interest.status).in_(("pending", "accepted")),
+    )
+    if technology_id is not None:
+        stmt = stmt.where(Interest.technology_id == technology_id)
+    else:
+        stmt = stmt.where(Interest.need_id == need_id)
+    return session.exec(stmt.order_by(col(Interest.created_at).desc())).first()
+
+
+def offerable_listings(session: Session, viewer: Viewer, *, kind: str) -> list[Any]:
+    """The viewer's own published technologies (kind="technology") or needs, to cite in an
+    interest: "this result of ours answers your need" / "this need of ours is why we ask"."""
+    if viewer.organization_id is None:
+        return []
+    model: Any = Technology if kind == "technology" else Need
+    return list(
+        session.exec(
+            select(model)
+            .where(model.owner_id == viewer.organization_id, model.status == "published")
+            .order_by(col(model.title))
+        )
+    )
+
+
+def lead_origin(session: Session, lead: Lead) -> Interest | None:
+    """The interest whose acceptance opened this lead (its message is the first word of it)."""
+    return session.exec(select(Interest).where(Interest.lead_id == lead.id)).first()
+
+
 def decide_interest(
     *,
     session: Session,
@@ -138,7 +212,7 @@ def decide_interest(
     reason_code: str | None = None,
     reason_text: str = "",
 ) -> Interest:
-    interest = session.get(Interest, interest_id)
+    interest = session.get(Interest, interest_id, with_for_update=True)
     if interest is None or interest.to_org_id != viewer.organization_id:
         raise NotFound("意向不存在")
     if interest.status != "pending":
@@ -491,16 +565,35 @@ def leads_for(session: Session, viewer: Viewer) -> list[Lead]:
 
 
 def describe_listing(session: Session, viewer: Viewer, interest: Interest) -> dict[str, Any]:
+    """The listing an interest is about, and the sender's own listing it cites, as this viewer
+    may see them (a hidden need's title stays hidden from everyone but its owner and staff)."""
+    offered: dict[str, str] | None = None
+    if interest.offered_technology_id:
+        own_tech = session.get(Technology, interest.offered_technology_id)
+        offered = {
+            "kind": "成果",
+            "title": technology_title_for(own_tech, viewer) if own_tech else "",
+            "link": f"/technologies/{interest.offered_technology_id}",
+        }
+    elif interest.offered_need_id:
+        own_need = session.get(Need, interest.offered_need_id)
+        offered = {
+            "kind": "需求",
+            "title": need_title_for(own_need, viewer),
+            "link": f"/needs/{interest.offered_need_id}",
+        }
     if interest.technology_id:
         tech = session.get(Technology, interest.technology_id)
         return {
             "kind": "成果",
             "title": technology_title_for(tech, viewer) if tech else "",
             "link": f"/technologies/{interest.technology_id}",
+            "offered": offered,
         }
     need = session.get(Need, interest.need_id)
     return {
         "kind": "需求",
         "title": need_title_for(need, viewer),
         "link": f"/needs/{interest.need_id}",
+        "offered": offered,
     }

@@ -19,7 +19,16 @@ from matcher import services
 from matcher.access import Viewer, listing_visible, owns
 from matcher.config import get_settings
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from matcher.models import Need, NeedCreate, Technology, TechnologyCreate, User, pk, utcnow
+from matcher.models import (
+    Need,
+    NeedCreate,
+    Organization,
+    Technology,
+    TechnologyCreate,
+    User,
+    pk,
+    utcnow,
+)
 
 Kind = Literal["technology", "need"]
 MODERATED = ("pending", "rejected")
@@ -253,6 +262,13 @@ def notify_moderators(session: Session, kind: str, text: str, link: str) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def _status_label(kind: str, status: str) -> str:
+    from matcher import vocab
+
+    labels = vocab.TECH_STATUSES if kind == "technology" else vocab.NEED_STATUSES
+    return vocab.label(labels, status)
+
+
 def moderate(
     *, session: Session, viewer: Viewer, kind: str, item_id: int, approve: bool, note: str = ""
 ) -> Any:
@@ -265,6 +281,13 @@ def moderate(
     from matcher.notifications import notify_org
 
     was = row.status
+    # Moderation decides on what is waiting or public, never on an owner's own drafts or
+    # closed listings: approving publishes what is pending (or undoes a rejection, or marks a
+    # public listing checked); rejecting takes down what is pending or public.
+    if approve and not (was in ("pending", "rejected") or (was == "published")):
+        raise Conflict(f"该条目当前为「{_status_label(kind, was)}」，不在审核范围内")
+    if not approve and was not in ("pending", "published"):
+        raise Conflict(f"该条目当前为「{_status_label(kind, was)}」，不能驳回")
     row.reviewed_at = utcnow()
     if approve:
         _set_status(row, "published")
@@ -293,3 +316,18 @@ def moderate(
         object_id=item_id,
     )
     return row
+
+
+def form_defaults(*, session: Session, user: User) -> dict[str, str]:
+    """What a new listing's form starts with: the organization's province and city and the
+    signed-in person as the contact — the values almost every listing repeats."""
+    org = session.get(Organization, user.organization_id) if user.organization_id else None
+    values = {
+        "province": (org.province if org else None) or "",
+        "city": (org.city if org else None) or "",
+        "industry": (org.industry if org else None) or "",
+        "contact_name": user.name or "",
+        "contact_phone": user.phone or "",
+        "contact_email": user.email or "",
+    }
+    return {k: v for k, v in values.items() if v}

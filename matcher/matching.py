@@ -33,6 +33,7 @@ from matcher.access import (
     visible_needs_clause,
 )
 from matcher.db import session_scope
+from matcher.embedding import store
 from matcher.errors import NotFound
 from matcher.indexing import IndexManager
 from matcher.models import InvestorProfile, Lead, Need, Organization, Technology
@@ -437,7 +438,9 @@ class Matcher:
         """Need → the research results most likely to solve it."""
         with session_scope(self.engine, write=False) as session:
             need = self._need(session, need_id, viewer)
-            fused, tokens = self.candidates("technologies", need_text(need))
+            fused, tokens = self.candidates(
+                "technologies", need_text(need), vector=self.need_vector(session, need)
+            )
             meta = self._meta(session, "technologies", [s.id for s in fused])
             out = []
             for item in fused:
@@ -530,6 +533,7 @@ class Matcher:
             return self.teams_for_text(
                 session,
                 need_text(need),
+                vector=self.need_vector(session, need),
                 viewer=viewer,
                 limit=limit,
                 depth=depth,
@@ -549,8 +553,9 @@ class Matcher:
         exclude_org: int | None = None,
         eligible_kinds: tuple[str, ...] = ("university", "institute", "enterprise"),
         provinces: tuple[str, ...] = (),
+        vector: np.ndarray | None = None,
     ) -> list[TeamHit]:
-        fused, tokens = self.candidates("technologies", text, depth=depth)
+        fused, tokens = self.candidates("technologies", text, depth=depth, vector=vector)
         meta = self._meta(session, "technologies", [s.id for s in fused])
         by_org: dict[int, list[Scored]] = defaultdict(list)
         for item in fused:
@@ -599,10 +604,8 @@ class Matcher:
                 f"{shown.label_text}（相关度 {shown.figure}）：最相关成果《{shown.item.title}》"
                 + (f"，另有 {len(related) - 1} 项相关成果" if len(related) > 1 else "")
             )
-            if record["contracts"] or record["accepted_leads"]:
-                reason += (
-                    f"；平台记录：{record['accepted_leads']} 次对接、{record['contracts']} 份合同"
-                )
+            # the platform's record of the team stays out of the reason: the reason travels into
+            # the invitation the team receives, the record is the organizer's own note (shown apart)
             teams.append(
                 TeamHit(
                     org,
@@ -693,6 +696,24 @@ class Matcher:
                 out.append(item)
             out.sort(key=lambda s: (-s.score, s.id))
             return [self._hit("investors", s, orgs[s.id], tokens) for s in out[:limit]]
+
+    # --- a need as the probe ------------------------------------------------------------------
+    def need_vector(self, session: Session, need: Need) -> np.ndarray | None:
+        """The need's query vector as a worker stored it (None: not computed for this text yet,
+        and the caller encodes it)."""
+        if need.id is None:
+            return None
+        model = store.Model.of(self.manager.encoder)
+        return store.query_vector(session, model, "needs", need.id, need_text(need))
+
+    def matching_pending(self, need_id: int) -> bool:
+        """True while a published need waits for a worker to compute its vectors: its page says
+        matching is running and asks again, instead of encoding inside the request."""
+        with session_scope(self.engine, write=False) as session:
+            need = session.get(Need, need_id)
+            if need is None or need.status != "published":
+                return False
+            return self.need_vector(session, need) is None
 
     # --- helpers -----------------------------------------------------------------------------
     def _need(self, session: Session, need_id: int, viewer: Viewer) -> Need:

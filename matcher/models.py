@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import field_validator, model_validator
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from matcher import vocab
@@ -172,11 +172,6 @@ class OrganizationCreate(OrganizationBase):
         return self
 
 
-class OrganizationPublic(OrganizationBase):
-    id: int
-    code: str | None = None
-
-
 class InvestorProfile(SQLModel, table=True):
     """What an investor organization looks for; matched against financing needs."""
 
@@ -247,13 +242,6 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_login_at: dt.datetime | None = None
-
-
-class UserPublic(SQLModel):
-    id: int
-    name: str
-    role: str
-    organization_id: int | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,32 +355,6 @@ class TechnologyCreate(ContactChecks, TechnologyBase):
     @classmethod
     def _status(cls, v: str) -> str:
         return check_choice(v, vocab.TECH_STATUSES, "状态")
-
-
-class TechnologyUpdate(SQLModel):
-    title: str | None = None
-    summary: str | None = None
-    field: str | None = None
-    keywords: list[str] | None = None
-    trl: int | None = None
-    ip_items: list[dict[str, str]] | None = None
-    cooperation_modes: list[str] | None = None
-    price: float | None = None
-    team: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    valid_until: dt.date | None = None
-    status: str | None = None
-
-
-class TechnologyPublic(TechnologyBase):
-    id: int
-    code: str | None
-    owner_id: int
-    status: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,49 +480,6 @@ class NeedCreate(ContactChecks, NeedBase):
         return self
 
 
-class NeedUpdate(SQLModel):
-    title: str | None = None
-    description: str | None = None
-    industry: str | None = None
-    field: str | None = None
-    budget: float | None = None
-    min_trl: int | None = None
-    province: str | None = None
-    city: str | None = None
-    deadline: dt.date | None = None
-    visibility: str | None = None
-    amount: float | None = None
-    financing_type: str | None = None
-    stage: str | None = None
-    use_of_funds: str | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
-    contact_email: str | None = None
-    status: str | None = None
-
-
-class NeedPublic(SQLModel):
-    """A need as shown to someone allowed to see it; contact fields are filled only when revealed."""
-
-    id: int
-    kind: str
-    title: str
-    description: str
-    industry: str | None
-    field: str | None
-    budget: float | None
-    min_trl: int | None
-    province: str | None
-    city: str | None
-    deadline: dt.date | None
-    visibility: str
-    owner_id: int
-    status: str
-    amount: float | None = None
-    financing_type: str | None = None
-    stage: str | None = None
-
-
 # --------------------------------------------------------------------------------------------
 # Leads, audit, outbox
 # --------------------------------------------------------------------------------------------
@@ -610,11 +529,47 @@ class AuditLog(SQLModel, table=True):
 
 
 class IndexOutbox(SQLModel, table=True):
-    """A change the search index must apply, written in the same transaction as the change."""
+    """A change the search index must apply, written in the same transaction as the change.
+
+    A row without a fingerprint says a searchable row changed; a row with one says that the
+    vectors of that model for the row are stored (written by whoever encoded them). On
+    PostgreSQL a trigger records the writing transaction's id in `txid`, which is how followers
+    read "what committed since my snapshot" whatever the order transactions commit in."""
 
     id: int | None = Field(default=None, primary_key=True)
     collection: str = Field(max_length=20, index=True)
     item_id: int
+    fingerprint: str | None = Field(default=None, max_length=80)
+    txid: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EmbeddingVector(SQLModel, table=True):
+    """A searchable row's vector under one model, computed once and shared by every process and
+    host. `text_hash` covers the prompt and the text it was computed from: a vector whose hash
+    differs from the row's current text is stale. Needs also keep their query vector (role
+    `query`), which matching them against results uses."""
+
+    fingerprint: str = Field(max_length=80, primary_key=True)
+    collection: str = Field(max_length=20, primary_key=True)
+    item_id: int = Field(primary_key=True)
+    role: str = Field(max_length=8, primary_key=True)
+    text_hash: str = Field(max_length=64)
+    dim: int
+    vector: bytes = Field(sa_type=LargeBinary)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class EmbeddingJob(SQLModel, table=True):
+    """A row whose vectors must be (re)computed: written in the same transaction as the change,
+    claimed by a worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL), deleted in the transaction that
+    stores the vectors — a worker killed mid-batch leaves its jobs in the queue."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str = Field(max_length=20)
+    item_id: int
+    fingerprint: str | None = Field(default=None, max_length=80)  # None: the workers' model
+    attempts: int = 0
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -672,6 +627,7 @@ class Interest(SQLModel, table=True):
     technology_id: int | None = Field(default=None, foreign_key="technology.id", index=True)
     need_id: int | None = Field(default=None, foreign_key="need.id", index=True)
     offered_technology_id: int | None = Field(default=None, foreign_key="technology.id")
+    offered_need_id: int | None = Field(default=None, foreign_key="need.id")
     message: str = Field(default="", sa_type=Text)
     status: str = Field(
         default="pending", max_length=20, index=True

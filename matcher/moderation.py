@@ -14,10 +14,10 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from matcher import accounts, listings, services
-from matcher.access import Viewer
+from matcher.access import Viewer, suspended_owners
 from matcher.challenges import service as challenges
 from matcher.challenges.models import Challenge
-from matcher.errors import Forbidden, NotFound, ValidationFailed
+from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from matcher.models import Need, Organization, Technology
 from matcher.notifications import notify_org
 
@@ -49,22 +49,33 @@ def _listing_clause(model: Any) -> Any:
     )
 
 
-def _statements(kind: str) -> Any:
-    if kind == "technology":
-        return select(Technology).where(_listing_clause(Technology))
-    if kind == "need":
-        return select(Need).where(_listing_clause(Need))
+def _statements(kind: str, viewer: Viewer) -> Any:
+    """What waits for this moderator: listings (an admin also sees those of suspended owners,
+    as everywhere else), the challenges of the moderator's own agency, new organizations."""
+    if kind in ("technology", "need"):
+        model: Any = Technology if kind == "technology" else Need
+        stmt = select(model).where(_listing_clause(model))
+        if not viewer.is_admin:
+            stmt = stmt.where(col(model.owner_id).not_in(suspended_owners()))
+        return stmt
     if kind == "challenge":
-        return select(Challenge).where(Challenge.status == "pending")
+        stmt = select(Challenge).where(Challenge.status == "pending")
+        if not viewer.is_admin:
+            stmt = stmt.where(
+                col(Challenge.organizer_id).is_(None)
+                | (col(Challenge.organizer_id) == viewer.organization_id)
+            )
+        return stmt
     if kind == "organization":
         return select(Organization).where(Organization.status == "pending")
     raise NotFound("未知的审核类型")
 
 
-def counts(session: Session) -> dict[str, int]:
+def counts(session: Session, viewer: Viewer) -> dict[str, int]:
+    """How many items of each kind wait for this moderator."""
     out = {}
     for kind in KINDS:
-        stmt = _statements(kind)
+        stmt = _statements(kind, viewer)
         out[kind] = int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
     return out
 
@@ -98,9 +109,7 @@ def review_queue(
     kinds = [kind] if kind else list(KINDS)
     rows: list[tuple[str, Any]] = []
     for k in kinds:
-        rows.extend((k, r) for r in session.exec(_statements(k)))
-    if "challenge" in kinds:  # only the challenges this organizer may act on
-        rows = [(k, r) for k, r in rows if k != "challenge" or challenges.is_organizer(viewer, r)]
+        rows.extend((k, r) for r in session.exec(_statements(k, viewer)))
     rows.sort(
         key=lambda kr: (kr[1].updated_at if kr[0] != "organization" else kr[1].created_at, kr[1].id)
     )
@@ -139,6 +148,8 @@ def decide(
         org = session.get(Organization, item_id)
         if org is None:
             raise NotFound("单位不存在")
+        if org.status != "pending":  # suspending and reinstating stay with admins (/admin)
+            raise Conflict("该单位不在待审核状态：暂停或恢复单位请到管理后台操作")
         if not approve and not note.strip():
             raise ValidationFailed("不通过需填写原因")
         accounts.set_organization_status(

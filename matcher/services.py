@@ -225,3 +225,54 @@ def platform_figures(*, session: Session) -> dict[str, float]:
             select(func.count()).select_from(Meeting).where(Meeting.status == "held")
         ),
     }
+
+
+def home_showcase(
+    *, session: Session, viewer: Any, per_field: int = 3, fields: int = 6
+) -> dict[str, Any]:
+    """What the home page shows before anyone searches: the platform's figures, 对接会 open for
+    registration, open 榜单 and the newest results in the busiest fields — all through the same
+    visibility rules as search."""
+    import datetime as dt
+
+    from matcher.access import visible_technologies_clause
+    from matcher.challenges import service as challenges
+    from matcher.events.models import Event
+
+    today = dt.date.today()
+    events = list(
+        session.exec(
+            select(Event)
+            .where(Event.status == "open", Event.ends_on >= today)  # open for registration
+            .order_by(col(Event.starts_on))
+            .limit(4)
+        )
+    )
+    open_challenges = challenges.list_challenges(session, viewer, status="open")[:4]
+    visible = visible_technologies_clause(viewer)
+    busiest = list(
+        session.exec(
+            select(Technology.field, func.count())
+            .where(visible, Technology.status == "published")
+            .group_by(Technology.field)
+            .order_by(func.count().desc())
+            .limit(fields)
+        )
+    )
+    newest: list[tuple[str, int, list[Technology]]] = []
+    for field_name, total in busiest:
+        rows = list(
+            session.exec(
+                select(Technology)
+                .where(visible, Technology.status == "published", Technology.field == field_name)
+                .order_by(col(Technology.created_at).desc(), col(Technology.id).desc())
+                .limit(per_field)
+            )
+        )
+        newest.append((field_name, int(total), rows))
+    return {
+        "figures": platform_figures(session=session),
+        "events": events,
+        "challenges": open_challenges,
+        "newest": newest,
+    }

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from matcher.models import FieldProblem
 
-_MESSAGES = {
+MESSAGES = {
     "missing": "必填",
     "int_parsing": "应为整数",
     "int_from_float": "应为整数",
@@ -43,7 +43,7 @@ def zh_errors(exc: ValidationError) -> list[tuple[str, str]]:
         if isinstance(original, ValueError):
             out.append((field, str(original)))
             continue
-        template = _MESSAGES.get(err["type"])
+        template = MESSAGES.get(err["type"])
         if template is None:
             out.append((field, "取值无效"))
             continue

@@ -88,7 +88,7 @@ def _safe_url(url: str) -> str:
 @app.command("demo-data")
 @friendly_errors
 def demo_data() -> None:
-    """载入演示数据：2,000 项科技成果、150 余条企业需求、单位与投资机构（可重复执行）。"""
+    """载入演示数据：1,400 余项理工农医科技成果、160 余条企业需求、单位与投资机构、揭榜挂帅榜单和一场钢铁集团专场对接会（可重复执行）。"""
     from matcher.demo.build import load_demo
     from matcher.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
 
@@ -107,7 +107,30 @@ def demo_data() -> None:
     )
     console.print(f"揭榜挂帅演示榜单：新建 {challenges} 个（/challenges）")
     _after_data_change(engine)
+    _demo_event_if_missing(engine)
     _print_counts(engine)
+
+
+def _demo_event_if_missing(engine: Any) -> None:
+    """The steel group's 对接会 with its draft schedule, once (it needs the search model)."""
+    from matcher.errors import ModelUnavailable
+    from matcher.events.demo import DEMO_EVENT_NAME, create_demo_event, demo_event_id
+
+    if demo_event_id(engine) is not None:
+        return
+    try:
+        matcher = _matcher(engine)
+    except ModelUnavailable as exc:
+        err_console.print(
+            f"[yellow]演示对接会未创建：{exc.message}（模型就绪后运行 duijie event demo）[/yellow]"
+        )
+        return
+    try:
+        with console.status("正在为演示对接会邀请、收集意愿并排程…"):
+            event_id = create_demo_event(engine, matcher)
+    finally:
+        matcher.manager.close()
+    console.print(f"演示对接会：{DEMO_EVENT_NAME}（/events/{event_id}，组织方账号可编辑日程）")
 
 
 def _after_data_change(engine: Any) -> None:
@@ -215,19 +238,11 @@ def export_file(
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    import os
-    import tempfile
+    from matcher.files import atomic_write_bytes
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        atomic_write_bytes(target, data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DomainError(f"无法写入 {target}：{exc.strerror or exc}") from exc
 
 
@@ -374,6 +389,58 @@ def serve(
         log_level="info",
         proxy_headers=True,
     )
+
+
+@app.command()
+@friendly_errors
+def worker(
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="每批编码条数；默认 DUIJIE_EMBEDDING_BATCH_SIZE"),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="处理完队列中现有的任务后退出")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="torch 计算线程数（一台机器上运行多个 worker 时分配 CPU）")
+    ] = None,
+) -> None:
+    """计算向量的后台进程：从数据库领取待编码的条目，批量编码后存入数据库，各网站进程随即载入。
+
+    PostgreSQL 上用 SELECT … FOR UPDATE SKIP LOCKED 领取任务，多台机器上的多个 worker 分担队列；
+    被强行终止的 worker 未提交的批次自动回到队列。SQLite 默认部署无需运行它（duijie serve 内置）。"""
+    import logging
+    import os
+    import signal
+    import threading
+
+    from matcher.embedding.worker import EmbeddingWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    engine = _ready_engine()
+    job = EmbeddingWorker(engine, batch_size=batch_size)
+    queued = job.backfill()
+    print(
+        f"worker {os.getpid()}：模型 {job.model.fingerprint}，每批 {job.batch_size} 条；"
+        f"补登记缺少向量的条目 {queued} 条",
+        flush=True,
+    )
+    if once:
+        totals = job.drain()
+        print(
+            f"完成：编码 {totals.encoded} 条，存入 {totals.stored} 条，用时 {totals.seconds:.1f} 秒"
+        )
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    loop = job.start()
+    while not stop.wait(1.0):
+        pass
+    print("正在停止：当前批次完成后退出", flush=True)
+    loop.stop(timeout=600)
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,6 +674,59 @@ def index_rebuild(
             console.print(f"{name}：{len(built)} 条，索引类型 {built.vectors.kind}")
 
 
+@index_app.command("prepare")
+@friendly_errors
+def index_prepare(
+    model: Annotated[
+        str, typer.Option("--model", help="要切换到的模型：e5、static、本地路径或模型名")
+    ],
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="每批编码条数")] = None,
+) -> None:
+    """换模型的第一步：为新模型计算并存入全部向量（显示进度），网站照常用旧模型服务；完成后再切换设置、依次重启。"""
+    from matcher.config import get_settings
+    from matcher.db import session_scope
+    from matcher.documents import COLLECTIONS as NAMES
+    from matcher.embedding import store
+    from matcher.embedding.encoder import get_encoder
+    from matcher.embedding.worker import EmbeddingWorker
+
+    engine = _ready_engine()
+    encoder = get_encoder(get_settings(), model=model)
+    scope = store.Scope(encoder.fingerprint, default_model=False)
+    job = EmbeddingWorker(engine, encoder=encoder, batch_size=batch_size, scope=scope)
+    done = 0
+    with _Bar() as bar:
+        # Rows keep changing while this runs (the site serves on): go again until none is left.
+        for _round in range(5):
+            queued = job.backfill()
+            with session_scope(engine, write=False) as session:
+                total = done + store.count_jobs(session)
+            if not queued and _round:
+                break
+
+            def step(report: Any, total: int = total) -> None:
+                nonlocal done
+                done += report.claimed
+                bar(f"{model}：编码 {done}/{total}", done / max(total, 1))
+
+            job.on_batch = step
+            job.drain()
+    with session_scope(engine, write=False) as session:
+        left = {n: len(store.missing_for_model(session, job.model, n)) for n in NAMES}
+        stored = store.vector_counts(session).get(encoder.fingerprint, {})
+    console.print(
+        f"模型 {model}（{encoder.fingerprint}）的向量已存入数据库："
+        + "，".join(f"{n} {stored.get(n, 0)} 条" for n in NAMES)
+        + f"（编码 {job.totals.encoded} 条，用时 {job.totals.seconds:.0f} 秒）"
+    )
+    if any(left.values()):
+        console.print(f"[yellow]仍有条目未就绪：{left}（worker 运行时会补上）[/yellow]")
+    console.print(
+        f"下一步：把所有 web 与 worker 进程的 DUIJIE_EMBEDDING_MODEL 设为 {model}，先重启 worker，"
+        "再逐台重启 web 进程（每台从数据库载入新向量，不再编码）。"
+    )
+
+
 @index_app.command("status")
 @friendly_errors
 def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -619,7 +739,9 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         print(json.dumps(status, ensure_ascii=False, indent=2))
         return
     table = Table(title="检索索引")
-    for title in ("集合", "条数", "类型", "模型", "待应用变更", "ANN recall@10", "保存时间"):
+    for title in (
+        "集合", "条数", "类型", "模型", "待应用变更", "等待向量", "已存向量", "ANN recall@10", "保存时间",
+    ):  # fmt: skip
         table.add_column(title)
     for name, info in status.items():
         ivf = info.get("ivf") or {}
@@ -630,10 +752,14 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
             + (f"（{ivf['nlist']} 个单元，探查 {ivf['nprobe']}）" if ivf else ""),
             f"{info['model']} ({info['model_fingerprint']})",
             str(info["pending_changes"]),
+            str(info["awaiting_vectors"]),
+            str(info["stored_vectors"]),
             str(info["ann_recall@10"]),
             str(info["saved_at"]),
         )
     console.print(table)
+    jobs = next(iter(status.values()))["queued_jobs"] if status else 0
+    console.print(f"编码队列：{jobs} 个任务")
 
 
 @index_app.command("verify")
@@ -832,6 +958,52 @@ def bench_search(
     )
 
 
+@bench_app.command("ingest")
+@friendly_errors
+def bench_ingest(
+    n: Annotated[int, typer.Option("--n", help="文档数（CSL 摘要变体）")] = 20_000,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="static | e5 | 其他模型；默认 DUIJIE_EMBEDDING_MODEL"),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL；默认 DUIJIE_DATABASE_URL")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """写入到两台主机均可检索的文档数/秒（1 个与 2 个 worker），以及新主机就绪时间：载入已存向量 vs 重新编码。"""
+    import tempfile
+
+    from matcher.config import get_settings
+    from scripts.bench_ingest import run
+
+    if n < 2:
+        raise DomainError("N 至少为 2")
+    with tempfile.TemporaryDirectory(prefix="duijie-bench-ingest-") as tmp, _Bar() as bar:
+        result = run(
+            get_settings(), n=n, model=model, database_url=database_url, work_dir=Path(tmp),
+            progress=bar,
+        )  # fmt: skip
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"写入 → 两台主机可检索（{result['n']} 条，模型 {result['model']}）")
+    for name in ("worker 数", "文档", "写入秒", "两台均可检索秒", "文档/秒", "写完后的延迟秒"):
+        table.add_column(name, justify="right")
+    for r in result["rounds"]:
+        table.add_row(
+            str(r["workers"]), str(r["documents"]), str(r["write_s"]),
+            str(r["searchable_on_both_s"]), str(r["docs_per_s"]), str(r["lag_after_last_write_s"]),
+        )  # fmt: skip
+    console.print(table)
+    fresh = result["fresh_host"]
+    console.print(
+        f"新主机就绪：载入已存向量 {fresh['from_stored_vectors_s']} 秒（编码 "
+        f"{fresh['from_stored_vectors_documents_encoded']} 条） vs 重新编码 {fresh['re_encoding_s']} 秒"
+        f"（快 {fresh['speedup']} 倍）"
+    )
+
+
 @bench_app.command("web")
 @friendly_errors
 def bench_web(
@@ -867,17 +1039,34 @@ def bench_web(
         if as_json:
             print(json.dumps(report, ensure_ascii=False, indent=2))
             return
-        table = Table(title=f"混合负载（{report['workload']}）")
-        for name in ("并发", "请求/秒", "p50", "p95", "p99", "错误率", "5xx", "达标"):
-            table.add_column(name, justify="right")
-        for lv in report["levels"]:
-            lat = lv["latency_ms"]
-            table.add_row(
-                str(lv["clients"]), str(lv["requests_per_s"]), str(lat["p50"]), str(lat["p95"]),
-                str(lat["p99"]), f"{lv['error_rate']:.2%}", str(lv["5xx"]), "是" if lv["held"] else "否",
-            )  # fmt: skip
-        console.print(table)
-        console.print(f"达标的最高负载：{report['held']}（{report['criteria']}）")
+        for run in (report.get("single_process"), report):
+            if not run:
+                continue
+            table = Table(title=f"混合负载，{run['workers']} 个网站进程（{run['workload']}）")
+            for name in (
+                "并发",
+                "请求/秒",
+                "p50",
+                "p95",
+                "p99",
+                "错误率",
+                "5xx",
+                "达标",
+                "最慢操作 p95",
+            ):
+                table.add_column(name, justify="right")
+            for lv in run["levels"]:
+                lat = lv["latency_ms"]
+                slowest = max(lv["by_action"].items(), key=lambda kv: kv[1])
+                table.add_row(
+                    str(lv["clients"]), str(lv["requests_per_s"]), str(lat["p50"]), str(lat["p95"]),
+                    str(lat["p99"]), f"{lv['error_rate']:.2%}", str(lv["5xx"]), "是" if lv["held"] else "否",
+                    f"{slowest[0]} {slowest[1]}",
+                )  # fmt: skip
+            console.print(table)
+            console.print(
+                f"达标的最高负载（{run['workers']} 个网站进程）：{run['held']}（{run['criteria']}）"
+            )
         return
     with console.status(f"{clients} 个客户端压测 {seconds:g} 秒…"):
         result = run(
@@ -912,11 +1101,13 @@ def _matcher(engine: Any) -> Any:
 @event_app.command("demo")
 @friendly_errors
 def event_demo(
-    enterprises: Annotated[int, typer.Option(help="需求方企业数")] = 40,
+    enterprises: Annotated[
+        int, typer.Option(help="需求方企业数上限（集团成员及主题行业企业）")
+    ] = 40,
     teams: Annotated[int, typer.Option(help="成果方团队数")] = 60,
     tables: Annotated[int, typer.Option(help="桌位数")] = 20,
 ) -> None:
-    """在演示数据上创建一场对接会（企业集团 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
+    """在演示数据上（重新）创建钢铁集团专场对接会（集团成员及主题行业企业 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
     from matcher.db import session_scope
     from matcher.events.demo import create_demo_event
     from matcher.events.models import Event

@@ -6,6 +6,12 @@ each in a schema of its own; if the server is unreachable the tests fail instead
 from __future__ import annotations
 
 import os
+
+# No test reaches a model hub (CI has no network but the package registries). huggingface_hub
+# reads this once, when it is first imported, so it is set before anything imports it: setting
+# it later inside a test has no effect and a hub name then waits on the network for a minute.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -19,7 +19,9 @@ from sqlalchemy.exc import DataError
 
 from matcher.config import Settings, get_settings
 from matcher.db import get_engine
+from matcher.embedding.worker import EmbeddingWorker
 from matcher.errors import DomainError, Unauthorized
+from matcher.follow import follow_index
 from matcher.indexing import IndexManager
 from matcher.matching import Matcher
 from web.security import CSP, SecurityMiddleware, csrf_guard
@@ -39,6 +41,9 @@ ERROR_TITLES = {
     503: "服务暂不可用",
 }
 _log = logging.getLogger("duijie.web")
+# The in-process worker (SQLite) encodes this many rows at a time, so that a search waiting for
+# the shared model waits for one small batch at most.
+EMBEDDED_BATCH = 16
 # 对: the site's mark, in its accent colour
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
@@ -60,14 +65,35 @@ def create_app(
         engine = index_manager.engine if index_manager is not None else get_engine(settings)
         if not is_up_to_date(engine):
             raise RuntimeError("数据库结构不是最新版本：请先运行 `duijie init`")
-        manager = index_manager or IndexManager(engine, settings, save_interval_s=10.0).open()
+        # A web process never encodes documents in a request: it loads the stored vectors, and
+        # rows without one wait for a worker (a thread here on SQLite, `duijie worker` on
+        # PostgreSQL). An index manager handed in (tests) keeps its own mode.
+        manager = index_manager
+        if manager is None:
+            manager = await asyncio.to_thread(
+                IndexManager(engine, settings, save_interval_s=10.0, encode_inline=False).open
+            )
         await asyncio.to_thread(manager.encoder.warm_up)
         app.state.engine = engine
         app.state.index = manager
         app.state.matcher = Matcher(manager)
-        refresher = asyncio.create_task(_follow_changes(manager))
+        follower = follow_index(manager)
+        app.state.index_follower = follower
+        worker = None
+        if not manager.encode_inline and settings.runs_embedded_worker():
+            worker = EmbeddingWorker(
+                engine,
+                settings,
+                encoder=manager.encoder,
+                batch_size=EMBEDDED_BATCH,
+                on_batch=lambda _report: follower.poke(),
+            )
+            worker.start()
+        app.state.embedding_worker = worker
         yield
-        refresher.cancel()
+        if worker is not None:
+            worker.stop()
+        follower.stop()
         manager.close()
 
     app = FastAPI(
@@ -144,14 +170,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        from matcher.validation import _MESSAGES
+        from matcher.validation import MESSAGES
 
         problems = []
         for err in exc.errors():
             where = ".".join(
                 str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")
             )
-            problems.append(f"{where}：{_MESSAGES.get(err.get('type', ''), '取值无效')}")
+            problems.append(f"{where}：{MESSAGES.get(err.get('type', ''), '取值无效')}")
         return error_response(request, 422, "；".join(problems) or "请求参数有误")
 
     @app.exception_handler(404)
@@ -181,6 +207,30 @@ def create_app(
     def healthz() -> HTMLResponse:
         return HTMLResponse("ok")
 
+    @app.get("/healthz/index", include_in_schema=False)
+    def healthz_index(request: Request) -> JSONResponse:
+        """This process's index replica: rows per collection, rows waiting for their vectors,
+        and what it asked the model for (a process that loaded stored vectors asked nothing)."""
+        manager: IndexManager = request.app.state.index
+        encoder = manager.encoder
+        pending = manager.pending()
+        with manager.lock:
+            collections = {
+                name: {"count": len(c), "awaiting_vectors": pending.get(name, 0)}
+                for name, c in manager.collections.items()
+            }
+        return JSONResponse(
+            {
+                "collections": collections,
+                "version": manager.version,
+                "model": encoder.fingerprint,
+                "loaded_vectors": manager.loaded_vectors,
+                "documents_encoded": encoder.documents_requested,
+                "texts_computed": encoder.texts_computed,
+                "embedded_worker": request.app.state.embedding_worker is not None,
+            }
+        )
+
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         """Swagger UI, every asset served by the site itself (no CDN: intranets, the CSP)."""
@@ -209,16 +259,6 @@ def create_app(
         )
 
     return app
-
-
-async def _follow_changes(manager: IndexManager, every_s: float = 2.0) -> None:
-    """Apply changes other processes committed (other workers, the CLI) every few seconds."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            await asyncio.to_thread(manager.catch_up)
-        except Exception:  # the next round retries; the outbox keeps every change
-            _log.exception("index catch-up failed")
 
 
 def error_response(request: Request, status: int, message: str) -> Response:

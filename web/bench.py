@@ -272,6 +272,68 @@ def _level(log: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def embedding_worker(home: Path, extra_env: dict[str, str]) -> Iterator[None]:
+    """`duijie worker` for the data directory `home` (PostgreSQL: encoding is its job)."""
+    env = {**os.environ, "DUIJIE_HOME": str(home), **extra_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "worker"], env=env,
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _pg_copy(settings: Settings, backup_dir: Path, home: Path) -> Iterator[Settings]:
+    """A new PostgreSQL database on the same server, restored from the backup; dropped after."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from matcher import backup as backups
+    from matcher.db import make_engine
+
+    url = make_url(settings.resolved_database_url)
+    name = f"duijie_bench_web_{os.getpid()}_{int(time.time())}"
+    admin = make_engine(url.render_as_string(hide_password=False)).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    copy = settings.model_copy(
+        update={
+            "home": home,
+            "database_url": url.set(database=name).render_as_string(hide_password=False),
+        }
+    )
+    try:
+        backups.restore(copy, backup_dir)
+        yield copy
+    finally:
+        from matcher.db import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.engine.dispose()
+
+
+def _bench_home(root: Path, name: str, settings: Settings) -> Path:
+    home = root / name
+    home.mkdir()
+    (home / "models").symlink_to(settings.models_dir.resolve(), target_is_directory=True)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    (home / "cache").symlink_to(settings.cache_dir.resolve(), target_is_directory=True)
+    return home
+
+
 def run_ramp(
     settings: Settings,
     *,
@@ -284,58 +346,88 @@ def run_ramp(
 ) -> dict[str, Any]:
     """The mixed workload (search 50%, detail with recommendations 30%, post a need 10%, express
     interest 10%) at rising concurrency until errors, a 5xx or p99 > 1 s. It runs on a copy of
-    the data directory (made with `duijie backup` / `restore`), so the writes never reach it."""
-    from matcher import accounts
-    from matcher import backup as backups
-    from matcher.db import get_engine, make_engine, session_scope
-    from matcher.errors import DomainError
-    from matcher.models import Technology, User
+    the data (made with `duijie backup` / `restore`), so the writes never reach it.
 
-    if not settings.resolved_database_url.startswith("sqlite"):
-        raise DomainError("混合负载会写入数据：请在 SQLite 数据目录上运行（它先复制一份再压测）")
+    On PostgreSQL the copy is a new database on the same server, vectors are computed by one
+    `duijie worker` process, and the ramp runs twice in the same run: with one web process and
+    with `workers` web processes, so the figures compare."""
+    from matcher import backup as backups
+    from matcher.db import get_engine
+
+    sqlite = settings.resolved_database_url.startswith("sqlite")
     with tempfile.TemporaryDirectory(prefix="duijie-bench-web-") as tmp:
         root = Path(tmp)
         backups.backup(settings, get_engine(settings), root / "backup")
-        home = root / "home"
-        copy = settings.model_copy(update={"home": home, "database_url": None})
-        home.mkdir()
-        (home / "models").symlink_to(settings.models_dir.resolve(), target_is_directory=True)
-        settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        (home / "cache").symlink_to(settings.cache_dir.resolve(), target_is_directory=True)
-        backups.restore(copy, root / "backup")
-        engine = make_engine(copy.resolved_database_url)
-        with session_scope(engine) as session:
-            tech_ids = [
-                i
-                for i in session.exec(
-                    select(Technology.id).where(Technology.status == "published")
-                ).all()
-                if i
-            ]
-            users = session.exec(
-                select(User).where(User.role == "enterprise", User.organization_id != None)  # noqa: E711
-            ).all()[:40]
-            tokens = [accounts.new_api_token(session=session, user=u, name="bench") for u in users]
-        engine.dispose()
-        if not tech_ids or not tokens:
-            raise DomainError("数据目录中没有成果或企业账号：请先运行 duijie demo-data")
-        pool = query_pool(5000)
-        results: list[dict[str, Any]] = []
-        held: dict[str, Any] | None = None
-        with serve(home, workers, {"DUIJIE_DATABASE_URL": ""}) as base:
-            asyncio.run(_drive(base, 4, 5.0, pool[-200:], tech_ids, think_s, tokens))
-            for clients in levels:
-                log = asyncio.run(_drive(base, clients, seconds, pool, tech_ids, think_s, tokens))
-                level = _level(log, clients, seconds)
-                level["held"] = (
-                    level["error_rate"] < max_error_rate
-                    and level["5xx"] == 0
-                    and level["latency_ms"]["p99"] <= max_p99_ms
+        if sqlite:
+            home = _bench_home(root, "home", settings)
+            copy = settings.model_copy(update={"home": home, "database_url": None})
+            backups.restore(copy, root / "backup")
+            return _ramp(copy, levels, seconds, workers, think_s, max_p99_ms, max_error_rate)
+        configurations = []
+        for processes in dict.fromkeys((1, workers)):
+            home = _bench_home(root, f"home-{processes}", settings)
+            with _pg_copy(settings, root / "backup", home) as copy:
+                configurations.append(
+                    _ramp(copy, levels, seconds, processes, think_s, max_p99_ms, max_error_rate)
                 )
-                results.append(level)
-                if not level["held"]:
-                    break
-                held = level
+        main = configurations[-1]
+        main["database"] = "postgresql"
+        main["worker_processes"] = 1
+        main["single_process"] = configurations[0] if len(configurations) > 1 else None
+        return main
+
+
+def _ramp(
+    copy: Settings,
+    levels: list[int],
+    seconds: float,
+    workers: int,
+    think_s: float,
+    max_p99_ms: float,
+    max_error_rate: float,
+) -> dict[str, Any]:
+    from matcher import accounts
+    from matcher.db import make_engine, session_scope
+    from matcher.errors import DomainError
+    from matcher.models import Technology, User
+
+    home = copy.home
+    sqlite = copy.resolved_database_url.startswith("sqlite")
+    engine = make_engine(copy.resolved_database_url)
+    with session_scope(engine) as session:
+        tech_ids = [
+            i
+            for i in session.exec(
+                select(Technology.id).where(Technology.status == "published")
+            ).all()
+            if i
+        ]
+        users = session.exec(
+            select(User).where(User.role == "enterprise", User.organization_id != None)  # noqa: E711
+        ).all()[:40]
+        tokens = [accounts.new_api_token(session=session, user=u, name="bench") for u in users]
+    engine.dispose()
+    if not tech_ids or not tokens:
+        raise DomainError("数据目录中没有成果或企业账号：请先运行 duijie demo-data")
+    pool = query_pool(5000)
+    results: list[dict[str, Any]] = []
+    held: dict[str, Any] | None = None
+    env = {"DUIJIE_DATABASE_URL": "" if sqlite else copy.resolved_database_url}
+    encoder = contextlib.nullcontext() if sqlite else embedding_worker(home, env)
+    with encoder, serve(home, workers, env) as base:
+        asyncio.run(_drive(base, 4, 5.0, pool[-200:], tech_ids, think_s, tokens))
+        for clients in levels:
+            log = asyncio.run(_drive(base, clients, seconds, pool, tech_ids, think_s, tokens))
+            level = _level(log, clients, seconds)
+            level["held"] = (
+                level["error_rate"] < max_error_rate
+                and level["5xx"] == 0
+                and level["latency_ms"]["p99"] <= max_p99_ms
+            )
+            results.append(level)
+            if not level["held"]:
+                break
+            held = level
     return {
         "workload": "search 50% · detail+recommendations 30% · create need 10% · express interest 10%",
         "seconds_per_level": seconds,

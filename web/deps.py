@@ -4,7 +4,8 @@ one place).
 There are exactly two ways to touch the database at the edge, for pages and API alike:
 `ReadSession` (a dependency, or `read_session(request)` inside a route) for reading, and
 `unit_of_work(request)` for writing — it commits when the block ends and then brings the search
-index up to date if searchable rows changed, so the change is searchable in the next response."""
+index up to date if searchable rows changed (what needs new vectors follows when a worker has
+computed them: encoding never happens inside a request)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,13 @@ def unit_of_work(request: Request) -> Iterator[Session]:
         changed = bool(session.info.get(OUTBOX_WRITTEN))
     index = getattr(request.app.state, "index", None)
     if changed and index is not None:
-        index.catch_up()
+        # Removals and rows whose text (so vector) did not change apply here; new text waits
+        # for a worker, which this wakes, and a catch-up already running applies it instead of
+        # this request waiting. An index that encodes inline (tests) makes it searchable now.
+        worker = getattr(request.app.state, "embedding_worker", None)
+        if worker is not None:
+            worker.poke()
+        index.catch_up(blocking=index.encode_inline)
 
 
 def get_read_session(request: Request) -> Iterator[Session]:

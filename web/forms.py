@@ -101,6 +101,12 @@ def need_values(need: Any) -> dict[str, Any]:
     return out
 
 
+NEED_KIND_ONLY = {
+    "tech": ("budget", "min_trl"),
+    "financing": ("amount", "financing_type", "stage", "use_of_funds"),
+}
+
+
 def parse_need(form: FormData) -> tuple[dict[str, Any], NeedCreate | None, dict[str, str]]:
     values: dict[str, Any] = {name: _text(form, name) for name in NEED_FIELDS}
     errors: dict[str, str] = {}
@@ -111,6 +117,9 @@ def parse_need(form: FormData) -> tuple[dict[str, Any], NeedCreate | None, dict[
         "visibility": values["visibility"] or "public",
         "status": values["status"] or "published",
     }
+    # The form shows only the block of the chosen kind; what was typed in the hidden one is dropped.
+    hidden = NEED_KIND_ONLY["tech" if data["kind"] == "financing" else "financing"]
+    values.update({name: "" for name in hidden})
     for name in ("industry", "field", "province", "city", "financing_type", "stage", "use_of_funds",
                  "contact_name", "contact_phone", "contact_email"):  # fmt: skip
         if values[name]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,7 +259,15 @@ TECHNOLOGY_COLUMNS: tuple[Column, ...] = (
         help="、".join(vocab.TECH_FIELDS),
         example="新材料",
     ),
-    Column("成果简介", "summary", parse_text, required=True, aliases=("成果介绍", "简介")),
+    Column(
+        "成果简介",
+        "summary",
+        parse_text,
+        required=True,
+        aliases=("成果介绍", "简介"),
+        example="以高铬铸铁为基体，经变质处理与两段热处理，衬板硬度与韧性同时提高，"
+        "在球磨机中使用寿命较普通衬板延长一倍以上。",
+    ),
     Column(
         "关键词",
         "keywords",
@@ -327,9 +335,21 @@ NEED_COLUMNS: tuple[Column, ...] = (
         example="技术需求",
         render=_render_choice(vocab.NEED_KINDS),
     ),
-    Column("发布单位", "owner", parse_text, required=True, help="须为平台中已有的单位名称"),
     Column(
-        "需求描述", "description", parse_text, required=True, help="用企业自己的话描述问题和期望"
+        "发布单位",
+        "owner",
+        parse_text,
+        required=True,
+        help="须为平台中已有的单位名称",
+        example="鞍辽钢铁股份有限公司",
+    ),
+    Column(
+        "需求描述",
+        "description",
+        parse_text,
+        required=True,
+        help="用企业自己的话描述问题和期望",
+        example="热轧辊表面裂纹靠停机人工检查，漏检导致断辊；希望在线检测裂纹并提前报警。",
     ),
     Column("所属行业", "industry", parse_text, example="冶金"),
     Column("技术领域", "field", parse_choice(vocab.TECH_FIELDS, "技术领域"), help="可留空"),
@@ -405,3 +425,27 @@ def normalize_header(text: str) -> str:
     text = re.sub(r"\s+", "", text or "")
     text = text.rstrip("*＊")
     return text.replace("(", "（").replace(")", "）")
+
+
+EXAMPLE_MARK = "【示例】"  # the template's example row starts its name with this; imports skip it
+
+
+def example_values(kind: str, *, owner_name: str | None = None) -> list[str]:
+    """The template's example row, one value per column; the name column carries EXAMPLE_MARK."""
+    row = []
+    for col in columns_for(kind):
+        value = col.example
+        if col.attr == "owner" and owner_name:
+            value = owner_name
+        if col.attr in ("title", "name") and value:
+            value = EXAMPLE_MARK + value
+        row.append(value)
+    return row
+
+
+def is_example_row(mapped: Sequence[Column | None], cells: Sequence[str]) -> bool:
+    """True for the template's own example row (its name or title starts with EXAMPLE_MARK)."""
+    for col, raw in zip(mapped, cells, strict=False):
+        if col is not None and col.attr in ("title", "name"):
+            return str(raw).strip().startswith(EXAMPLE_MARK)
+    return False

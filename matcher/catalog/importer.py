@@ -15,7 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from matcher import listings, services
-from matcher.catalog.columns import Column, columns_for, header_index, normalize_header
+from matcher.catalog.columns import (
+    Column,
+    columns_for,
+    header_index,
+    is_example_row,
+    normalize_header,
+)
 from matcher.catalog.reader import read_table
 from matcher.config import Settings, get_settings
 from matcher.db import session_scope
@@ -53,6 +59,7 @@ class ImportReport:
     encoding: str = ""
     rows: list[RowResult] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    skipped_examples: int = 0  # the template's 【示例】 rows, left out
 
     def count(self, action: str) -> int:
         return sum(1 for r in self.rows if r.action == action)
@@ -205,6 +212,9 @@ def _plan(
     for row_number, cells in table.rows:
         row_problems: list[RowProblem] = []
         values: dict[str, Any] = {}
+        if is_example_row(mapped, cells):
+            report.skipped_examples += 1
+            continue
         for col, raw in zip(mapped, cells, strict=False):
             if col is None:
                 continue

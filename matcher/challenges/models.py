@@ -114,6 +114,10 @@ class Application(SQLModel, table=True):
     approach: str = Field(default="", sa_type=Text)
     budget: float | None = None  # 万元
     milestones: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # the applicant's own results the application builds on, and its answer to each indicator
+    # (indicator id → what the team commits to, e.g. "提前3天预警")
+    cited_technology_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    indicator_answers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     status: str = Field(default="draft", max_length=20, index=True)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import os
 import re
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from matcher.challenges.models import (
     ExpertConflict,
 )
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from matcher.files import atomic_write_bytes
 from matcher.leads import open_lead
 from matcher.models import Lead, Organization, Technology, User, pk, utcnow
 from matcher.notifications import notify_org, notify_user
@@ -586,6 +585,8 @@ class ApplicationIn:
     budget: float | None = None
     milestones: list[dict[str, Any]] = field(default_factory=list)  # title, due (ISO), amount
     partner_names: list[str] = field(default_factory=list)
+    cited_technology_ids: list[int] = field(default_factory=list)
+    indicator_answers: dict[int, str] = field(default_factory=dict)  # indicator id → answer
 
 
 def validate_application(data: ApplicationIn, *, submitting: bool) -> dict[str, str]:
@@ -603,6 +604,10 @@ def validate_application(data: ApplicationIn, *, submitting: bool) -> dict[str, 
             errors["budget"] = "请填写申请经费（万元）"
         if not data.milestones:
             errors["milestones"] = "至少填写一个里程碑"
+    if any(len(a) > 200 for a in data.indicator_answers.values()):
+        errors["indicators"] = "每项指标的回答不超过 200 字"
+    if len(data.cited_technology_ids) > 20:
+        errors["cited"] = "最多引用 20 项成果"
     if data.budget is not None and not 0 <= data.budget <= 1_000_000:
         errors["budget"] = "申请经费应为非负数（万元）"
     for i, m in enumerate(data.milestones, start=1):
@@ -674,6 +679,12 @@ def save_application(
             raise ValidationFailed(f"联合申请单位「{name.strip()}」不在平台上")
         if partner.id != org.id and partner not in partners:
             partners.append(partner)
+    cited = own_citable_results(session, viewer, data.cited_technology_ids)
+    rows = indicators_of(session, pk(challenge))
+    known = {pk(r) for r in rows}
+    if set(data.indicator_answers) - known:
+        raise ValidationFailed("回答了不属于本榜单的指标")
+    answers = {str(k): v.strip() for k, v in data.indicator_answers.items() if v.strip()}
     application = my_application(session, viewer, challenge)
     if application is None:
         application = Application(
@@ -693,6 +704,8 @@ def save_application(
         }
         for m in data.milestones
     ]
+    application.cited_technology_ids = [pk(t) for t in cited]
+    application.indicator_answers = answers
     application.updated_at = utcnow()
     created = application.id is None
     before = application.status
@@ -715,6 +728,75 @@ def save_application(
             f"/challenges/{challenge.id}",
         )
     return application
+
+
+def own_citable_results(
+    session: Session, viewer: Viewer, technology_ids: list[int]
+) -> list[Technology]:
+    """The applicant's own listed results among `technology_ids`; citing another organization's
+    result, or one that is not listed, is refused."""
+    if not technology_ids:
+        return []
+    rows = list(session.exec(select(Technology).where(col(Technology.id).in_(set(technology_ids)))))
+    if len(rows) != len(set(technology_ids)) or any(
+        t.owner_id != viewer.organization_id or t.status not in ("published", "transferred")
+        for t in rows
+    ):
+        raise Forbidden("只能引用本单位已发布的成果")
+    order = {tid: i for i, tid in enumerate(technology_ids)}
+    return sorted(rows, key=lambda t: order[pk(t)])
+
+
+def citable_results(session: Session, viewer: Viewer) -> list[Technology]:
+    """What the applicant may cite: its organization's listed results."""
+    if viewer.organization_id is None:
+        return []
+    return list(
+        session.exec(
+            select(Technology)
+            .where(
+                Technology.owner_id == viewer.organization_id,
+                col(Technology.status).in_(("published", "transferred")),
+            )
+            .order_by(col(Technology.title))
+        )
+    )
+
+
+@dataclass
+class AnswerCheck:
+    indicator: ChallengeIndicator
+    answer: str
+    verdict: ind.Verdict
+
+
+def answer_checks(session: Session, application: Application) -> list[AnswerCheck]:
+    """Each indicator with the applicant's answer and whether the stated figure meets it (the
+    same unit-aware check the team search uses; no figure stays 未说明)."""
+    out = []
+    for row in indicators_of(session, application.challenge_id):
+        answer = (application.indicator_answers or {}).get(str(row.id), "")
+        verdict = ind.compare(
+            f"{row.name}{answer}" if answer else "",
+            row.name,
+            row.comparison,
+            row.value,
+            row.value_max,
+            row.unit,
+        )
+        out.append(AnswerCheck(row, answer, verdict))
+    return out
+
+
+def cited_results(session: Session, viewer: Viewer, application: Application) -> list[Technology]:
+    """The results an application cites, as far as the viewer may see them."""
+    from matcher.access import listing_visible
+
+    ids = application.cited_technology_ids or []
+    if not ids:
+        return []
+    rows = {pk(t): t for t in session.exec(select(Technology).where(col(Technology.id).in_(ids)))}
+    return [rows[i] for i in ids if i in rows and listing_visible(session, viewer, rows[i])]
 
 
 def _name_partners(
@@ -923,18 +1005,7 @@ def store_blob(directory: Path, digest: str, data: bytes) -> Path:
     target = directory / digest[:2] / digest
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_bytes(target, data, prefix=".upload-")
 
 
 def attachments_of(session: Session, application_id: int) -> list[Attachment]:

@@ -14,14 +14,8 @@ from sqlalchemy.engine import Engine
 from matcher.catalog.exporter import write_csv
 from matcher.catalog.importer import ImportReport, import_catalog
 from matcher.config import Settings, get_settings
-from matcher.demo.needs import (
-    DEV_NEED_OWNERS,
-    ENTERPRISE_PROFILES,
-    FINANCING_NEEDS,
-    INVESTORS,
-    TECH_NEEDS,
-)
-from matcher.demo.suppliers import APPLIED, DISCIPLINE_FIELDS, SUPPLIERS
+from matcher.demo import records
+from matcher.demo.suppliers import APPLIED, DISCIPLINE_FIELDS, SUPPLIERS, shown_in_demo
 from matcher.identifiers import make_credit_code, make_patent_number
 
 TODAY = dt.date(2026, 11, 27)
@@ -86,9 +80,23 @@ def supplier_for(doc: dict) -> str:
     return candidates[_stable_int(doc["id"]) % len(candidates)]
 
 
-def build_files(shared_data: Path) -> DemoFiles:
+def _enterprise_description(e: records.Enterprise) -> str:
+    member = f"，{e.group}成员企业" if e.group else ""
+    return f"{e.industry}企业{member}（演示数据，虚构单位）"
+
+
+def build_files(shared_data: Path, *, evaluation: bool = False) -> DemoFiles:
+    """The demo's organizations, technologies and needs as import files.
+
+    The demo lists as 科技成果 the CSL abstracts of the allowed disciplines (``shown_in_demo``)
+    and the results written for it. ``evaluation=True`` gives the evaluations' corpus instead:
+    all 2,000 abstracts under their usual owners and nothing written for the demo, so that what
+    the demo shows never moves an evaluation figure."""
     docs = load_csl(shared_data / "csl" / "docs.jsonl")
-    dev_needs = load_dev_needs(shared_data / "needs_dev.jsonl")
+    written = () if evaluation else records.written_results()
+    if not evaluation:
+        docs = [doc for doc in docs if shown_in_demo(doc)]
+    owners = {supplier_for(doc) for doc in docs} | {r.owner for r in written}
 
     # --- organizations ---------------------------------------------------------------------
     org_headers = [
@@ -97,6 +105,8 @@ def build_files(shared_data: Path) -> DemoFiles:
     ]  # fmt: skip
     org_rows: list[list[str]] = []
     for i, (name, kind, province, city, _disc, desc) in enumerate(SUPPLIERS, start=1):
+        if name not in owners:
+            continue  # a university of the humanities lists nothing the demo shows
         kind_label = "高校" if kind == "university" else "科研院所"
         org_rows.append(
             [
@@ -116,27 +126,23 @@ def build_files(shared_data: Path) -> DemoFiles:
                 "",
             ]
         )
-    enterprises: dict[str, tuple[str, str, str]] = {}
-    for need in dev_needs:
-        _title, owner, province, city, _field = DEV_NEED_OWNERS[need["id"]]
-        enterprises.setdefault(owner, (need["industry"], province, city))
-    for owner, (industry, city) in ENTERPRISE_PROFILES.items():
-        enterprises.setdefault(owner, (industry, "辽宁省", city))
-    for i, (name, (industry, province, city)) in enumerate(sorted(enterprises.items()), start=1):
+    enterprises = {e.name: e for e in records.enterprises()}
+    for i, name in enumerate(sorted(enterprises), start=1):
+        e = enterprises[name]
         public = name.endswith(("医院", "医院集团")) or (
             "研究所" in name and "有限公司" not in name
         )
-        code = _credit_code(name, city, public)
+        code = _credit_code(name, e.city, public)
         org_rows.append(
             [
                 f"DEMO-E{i:03d}",
                 name,
                 "企业",
-                province,
-                city,
-                industry,
+                e.province,
+                e.city,
+                e.industry,
                 code,
-                f"{industry}企业（演示数据，虚构单位）",
+                _enterprise_description(e),
                 "",
                 "",
                 "",
@@ -145,25 +151,23 @@ def build_files(shared_data: Path) -> DemoFiles:
                 "",
             ]
         )
-    for i, (name, province, city, fields, stages, tmin, tmax, regions, pref) in enumerate(
-        INVESTORS, start=1
-    ):
+    for i, inv in enumerate(records.investors(), start=1):
         org_rows.append(
             [
                 f"DEMO-I{i:03d}",
-                name,
+                inv.name,
                 "投资机构",
-                province,
-                city,
+                inv.province,
+                inv.city,
                 "投资",
                 "",
                 "投资机构（演示数据，虚构单位）",
-                "；".join(fields),
-                "；".join(stages),
-                str(int(tmin)),
-                str(int(tmax)),
-                "；".join(regions),
-                pref,
+                "；".join(inv.fields),
+                "；".join(inv.stages),
+                str(inv.ticket_min),
+                str(inv.ticket_max),
+                "；".join(inv.regions),
+                inv.preference,
             ]
         )
     org_rows.append(
@@ -192,6 +196,27 @@ def build_files(shared_data: Path) -> DemoFiles:
     ]  # fmt: skip
     tech_rows: list[list[str]] = []
     serial = 100000
+
+    def patents(trng: random.Random) -> list[str]:
+        nonlocal serial
+        ip: list[str] = []
+        for _ in range(trng.choice((1, 1, 2))):
+            serial += trng.randrange(1, 5000)
+            kind_digit = trng.choice("1112")
+            ip_type = "发明专利" if kind_digit == "1" else "实用新型"
+            ip.append(
+                f"{ip_type}:{make_patent_number(trng.randrange(2012, 2025), kind_digit, serial)}"
+            )
+        return ip
+
+    def contact_columns(owner: str, code: str) -> list[str]:
+        contact_rng = random.Random(_stable_int("contact" + owner + code))
+        return [
+            _person(contact_rng) + "老师",
+            _phone(contact_rng),
+            f"tt{_stable_int(code) % 10000}@{_domain(owner)}",
+        ]
+
     for doc in docs:
         trng = random.Random(_stable_int("tech" + doc["id"]))
         owner = supplier_for(doc)
@@ -203,15 +228,7 @@ def build_files(shared_data: Path) -> DemoFiles:
             )
         else:
             modes = trng.sample(["技术咨询", "技术服务"], k=trng.choice((1, 2)))
-        ip: list[str] = []
-        if applied and trng.random() < 0.6:
-            for _ in range(trng.choice((1, 1, 2))):
-                serial += trng.randrange(1, 5000)
-                kind_digit = trng.choice("1112")
-                ip_type = "发明专利" if kind_digit == "1" else "实用新型"
-                ip.append(
-                    f"{ip_type}:{make_patent_number(trng.randrange(2012, 2025), kind_digit, serial)}"
-                )
+        ip = patents(trng) if applied and trng.random() < 0.6 else []
         if DISCIPLINE_FIELDS[doc["discipline"]] == "人工智能与软件" and trng.random() < 0.5:
             ip.append(f"软件著作权:{trng.randrange(2015, 2025)}SR{trng.randrange(10**5, 10**6)}")
         price = (
@@ -219,15 +236,21 @@ def build_files(shared_data: Path) -> DemoFiles:
             if trng.random() < 0.45 or not applied
             else str(trng.choice((20, 30, 50, 80, 100, 150, 200, 300, 500, 800)))
         )
-        contact_rng = random.Random(_stable_int("contact" + owner + doc["id"]))
         keywords = doc.get("keywords") or []
         team = (keywords[0] + "课题组") if keywords else ""
         valid = TODAY + dt.timedelta(days=trng.randrange(-30, 900))
         tech_rows.append([
             doc["id"], doc["title"], owner, DISCIPLINE_FIELDS[doc["discipline"]], doc["abstract"],
             "；".join(k.replace("；", " ") for k in keywords), str(trl), "；".join(ip), "；".join(modes), price,
-            team[:60], _person(contact_rng) + "老师", _phone(contact_rng), f"tt{_stable_int(doc['id']) % 10000}@{_domain(owner)}",
-            "已发布", valid.isoformat(),
+            team[:60], *contact_columns(owner, doc["id"]), "已发布", valid.isoformat(),
+        ])  # fmt: skip
+    for r in written:
+        trng = random.Random(_stable_int("tech" + r.code))
+        valid = TODAY + dt.timedelta(days=trng.randrange(300, 900))
+        tech_rows.append([
+            r.code, r.title, r.owner, r.field, f"{r.abstract}【{r.source}】", "；".join(r.keywords),
+            str(r.trl), "；".join(patents(trng)), "；".join(r.modes), r.price, r.team,
+            *contact_columns(r.owner, r.code), "已发布", valid.isoformat(),
         ])  # fmt: skip
 
     # --- needs -----------------------------------------------------------------------------
@@ -237,50 +260,53 @@ def build_files(shared_data: Path) -> DemoFiles:
         "联系人", "联系电话", "电子邮箱", "状态",
     ]  # fmt: skip
     need_rows: list[list[str]] = []
+    borrowed: dict[str, dict[str, dict]] = {}
 
     def contact(owner: str, key: str) -> list[str]:
         crng = random.Random(_stable_int("need-contact" + owner + key))
         return [_person(crng), _phone(crng), f"contact{_stable_int(key) % 1000}@{_domain(owner)}"]
 
-    for need in dev_needs:
-        title, owner, province, city, field = DEV_NEED_OWNERS[need["id"]]
-        nrng = random.Random(_stable_int(need["id"]))
-        need_rows.append([
-            need["id"], title, "技术需求", owner, need["query"], need["industry"], field,
-            str(nrng.choice((20, 30, 50, 80, 100, 150, 200))), str(nrng.choice((3, 4, 5, 6))), province, city,
-            (TODAY + dt.timedelta(days=nrng.randrange(60, 400))).isoformat(), "公开", "", "", "", "",
-            *contact(owner, need["id"]), "已发布",
-        ])  # fmt: skip
-    for i, (owner, field, title, desc) in enumerate(TECH_NEEDS, start=1):
-        key = f"DEMO-N{i:03d}"
-        nrng = random.Random(_stable_int(key))
-        industry, city = ENTERPRISE_PROFILES.get(
-            owner,
-            (
-                enterprises.get(owner, ("", "", "沈阳市"))[0],
-                enterprises.get(owner, ("", "", "沈阳市"))[2],
-            ),
-        )
-        roll = nrng.random()
-        visibility = "仅组织方" if roll < 0.06 else "注册用户" if roll < 0.2 else "公开"
-        need_rows.append([
-            key, title, "技术需求", owner, desc, industry, field,
-            str(nrng.choice((30, 50, 80, 100, 200, 300, 500))), str(nrng.choice((4, 5, 6, 6, 7))), "辽宁省", city,
-            (TODAY + dt.timedelta(days=nrng.randrange(30, 500))).isoformat(), visibility, "", "", "", "",
-            *contact(owner, key), "已发布",
-        ])  # fmt: skip
-    for i, (owner, field, title, desc, amount, ftype, stage, use) in enumerate(
-        FINANCING_NEEDS, start=1
-    ):
-        key = f"DEMO-F{i:03d}"
-        nrng = random.Random(_stable_int(key))
-        industry, province, city = enterprises[owner]
-        visibility = "注册用户" if nrng.random() < 0.3 else "公开"
-        need_rows.append([
-            key, title, "融资需求", owner, desc, industry, field, "", "", province, city,
-            (TODAY + dt.timedelta(days=nrng.randrange(60, 365))).isoformat(), visibility, str(int(amount)),
-            "股权" if ftype == "equity" else "债权", stage, use, *contact(owner, key), "已发布",
-        ])  # fmt: skip
+    for need in records.needs():
+        org = enterprises.get(need.owner)
+        if org is None:
+            raise ValueError(f"demo need {need.code}: {need.owner} is not in enterprises.jsonl")
+        if need.text_from:
+            if need.text_from not in borrowed:
+                borrowed[need.text_from] = {
+                    row["id"]: row for row in load_dev_needs(shared_data / need.text_from)
+                }
+            description = borrowed[need.text_from][need.code]["query"]
+        else:
+            description = need.description
+        nrng = random.Random(_stable_int(need.code))
+        head = [need.code, need.title]
+        place = [org.province, org.city]
+        if need.text_from:
+            need_rows.append([
+                *head, "技术需求", need.owner, description, org.industry, need.field,
+                str(nrng.choice((20, 30, 50, 80, 100, 150, 200))), str(nrng.choice((3, 4, 5, 6))), *place,
+                (TODAY + dt.timedelta(days=nrng.randrange(60, 400))).isoformat(), "公开", "", "", "", "",
+                *contact(need.owner, need.code), "已发布",
+            ])  # fmt: skip
+        elif need.kind == "tech":
+            roll = nrng.random()
+            visibility = "仅组织方" if roll < 0.06 else "注册用户" if roll < 0.2 else "公开"
+            if need.source:
+                visibility = "公开"  # a flagship need is there to be seen
+            need_rows.append([
+                *head, "技术需求", need.owner, description, org.industry, need.field,
+                str(nrng.choice((30, 50, 80, 100, 200, 300, 500))), str(nrng.choice((4, 5, 6, 6, 7))), *place,
+                (TODAY + dt.timedelta(days=nrng.randrange(30, 500))).isoformat(), visibility, "", "", "", "",
+                *contact(need.owner, need.code), "已发布",
+            ])  # fmt: skip
+        else:
+            visibility = "注册用户" if nrng.random() < 0.3 else "公开"
+            need_rows.append([
+                *head, "融资需求", need.owner, description, org.industry, need.field, "", "", *place,
+                (TODAY + dt.timedelta(days=nrng.randrange(60, 365))).isoformat(), visibility, str(need.amount),
+                "股权" if need.financing_type == "equity" else "债权", need.stage, need.use_of_funds,
+                *contact(need.owner, need.code), "已发布",
+            ])  # fmt: skip
 
     return DemoFiles(
         organizations=write_csv(org_headers, org_rows),
@@ -290,11 +316,16 @@ def build_files(shared_data: Path) -> DemoFiles:
 
 
 def load_demo(
-    engine: Engine, *, settings: Settings | None = None, shared_data: Path | None = None
+    engine: Engine,
+    *,
+    settings: Settings | None = None,
+    shared_data: Path | None = None,
+    evaluation: bool = False,
 ) -> list[ImportReport]:
-    """Import the demo organizations, technologies and needs (idempotent: a second run changes nothing)."""
+    """Import the demo organizations, technologies and needs (idempotent: a second run changes
+    nothing); ``evaluation=True`` imports the evaluations' corpus (see ``build_files``)."""
     settings = settings or get_settings()
-    files = build_files(shared_data or default_shared_data())
+    files = build_files(shared_data or default_shared_data(), evaluation=evaluation)
     demo_settings = settings.model_copy(
         update={"import_max_rows": max(settings.import_max_rows, 10_000)}
     )

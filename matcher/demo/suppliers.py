@@ -1,9 +1,15 @@
 """Fictional universities and institutes; each takes the CSL disciplines listed with it.
 
 The names are invented for the demo and marked as demo data in the database: the research
-abstracts come from the public CSL benchmark and must never be attributed to real institutions."""
+abstracts come from the public CSL benchmark and must never be attributed to real institutions.
+
+The demo shows as 科技成果 only the abstracts of DEMO_DISCIPLINES (an allow-list) with a Chinese
+title; the evaluations keep all 2,000 abstracts and every supplier below, so their corpus does
+not change with what the demo shows."""
 
 from __future__ import annotations
+
+import re
 
 # (name, kind, province, city, disciplines, description)
 SUPPLIERS: list[tuple[str, str, str, str, tuple[str, ...], str]] = [
@@ -381,3 +387,34 @@ APPLIED = {
     "航空宇航科学与技术", "园艺学", "作物学", "水产", "畜牧学/兽医学", "林学/林业工程",
     "中医学/中药学", "基础医学/临床医学", "口腔医学", "生物学/生物科学与工程", "核科学与技术",
 }  # fmt: skip
+
+# The disciplines whose papers the demo shows as transferable results: those of the 理学, 工学,
+# 农学 and 医学 categories of the 学位授予和人才培养学科目录 that yield something an enterprise can
+# take up. An allow-list, so that a discipline added to the corpus stays out until someone
+# decides it belongs. Left out: every humanities, social-science, economics, management, law,
+# education and arts discipline (历史学, 中国语言文学, 哲学, 法学, 体育学, 心理学 …, 图书馆、情报与
+# 档案管理, 农林经济管理), 军事学, and two 理学 disciplines whose CSL papers are theory with no route
+# to an enterprise (数学: Carleson measures, FI-algebras; 天文学: dark energy, supernovae).
+DEMO_DISCIPLINES: frozenset[str] = frozenset({
+    # 理学
+    "物理学", "化学/化学工程与技术", "地理学", "大气科学", "海洋科学", "地球物理学",
+    "地质学/地质资源与地质工程", "生物学/生物科学与工程",
+    # 工学
+    "力学", "机械工程", "光学工程", "材料科学与工程", "冶金工程", "动力工程及工程热物理",
+    "电气工程", "电子科学与技术", "信息与通信工程", "控制科学与工程", "计算机科学与技术",
+    "建筑学", "土木工程", "水利工程", "测绘科学与技术", "矿业工程", "石油与天然气工程",
+    "纺织科学与工程", "交通运输工程", "船舶与海洋工程", "航空宇航科学与技术",
+    "兵器科学与技术", "核科学与技术", "农业工程", "林学/林业工程", "环境科学与工程",
+    "食品科学与工程",
+    # 农学
+    "作物学", "园艺学", "农业资源利用", "植物保护", "畜牧学/兽医学", "水产",
+    # 医学
+    "基础医学/临床医学", "口腔医学", "公共卫生与预防医学", "中医学/中药学", "药学",
+})  # fmt: skip
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def shown_in_demo(doc: dict) -> bool:
+    """Whether the demo lists a CSL abstract as a 科技成果: an allowed discipline and a Chinese title."""
+    return doc["discipline"] in DEMO_DISCIPLINES and bool(_HAN.search(doc["title"]))

@@ -18,6 +18,7 @@ from typing import Any
 
 from matcher.config import Settings
 from matcher.embedding.encoder import MANIFEST, read_manifest
+from matcher.files import fsync_dir, fsync_path
 
 Progress = Callable[[str, float], None]
 CARD = "README.md"
@@ -39,21 +40,9 @@ def fingerprint_dir(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_tree(path: Path) -> None:
-    for file in path.rglob("*"):
-        if file.is_file():
-            with file.open("rb") as fh:
-                os.fsync(fh.fileno())
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def install_dir(tmp: Path, target: Path) -> None:
     """Move a finished model directory into place, replacing any older one atomically."""
-    _fsync_tree(tmp)
+    fsync_path(tmp)
     if target.exists():
         old = target.with_name(f".old-{target.name}-{os.getpid()}")
         os.replace(target, old)
@@ -61,11 +50,7 @@ def install_dir(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, target)
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)
 
 
 def e5_sources() -> dict[str, Any]:

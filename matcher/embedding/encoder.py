@@ -134,6 +134,10 @@ class Encoder:
         )
         self.cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite") if use_cache else None
         self._lock = threading.Lock()
+        # What this process asked the model for (documents: index rows; computed: texts that
+        # went through the model, not the cache) — a web process loading stored vectors asks nothing.
+        self.documents_requested = 0
+        self.texts_computed = 0
         self._fast: Callable[[str], np.ndarray] | bool | None = None  # None: not tried yet
 
     # --- public ------------------------------------------------------------------------------
@@ -164,6 +168,7 @@ class Encoder:
     def encode_documents(
         self, texts: Sequence[str], progress: Progress | None = None
     ) -> np.ndarray:
+        self.documents_requested += len(texts)
         return self.encode(texts, self.document_prompt, progress=progress)
 
     def encode(
@@ -272,6 +277,7 @@ class Encoder:
 
     def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
         with self._lock:  # one forward pass at a time: torch already uses every core
+            self.texts_computed += len(texts)
             if len(texts) == 1 and not self._long_rows(texts, prompt):
                 fast = self._fast_single()
                 if fast is not None:

@@ -1,7 +1,8 @@
 """`duijie eval teams`: does finding teams for a challenge put the right organization first?
 
 Each need in the query file is posted as a 揭榜挂帅 challenge (through the product's own
-`save_challenge` and `find_teams`) on the demo data in a throwaway workspace; the organization
+`save_challenge` and `find_teams`) on the demo data in a throwaway workspace — its evaluation
+corpus: all 2,000 CSL abstracts under their demo owners, whatever the demo itself shows; the organization
 that owns the need's relevant result is the one to find. Reported: Recall@5 and MRR over
 organizations for the engine, and for BM25 alone and dense alone — their result rankings
 aggregated to organizations the same way (best result fully, the next ones at half and a
@@ -80,7 +81,7 @@ def run(
         engine = make_engine(workspace.resolved_database_url)
         upgrade(engine)
         say("导入演示数据", 0.05)
-        load_demo(engine, settings=workspace)
+        load_demo(engine, settings=workspace, evaluation=True)
         manager = IndexManager(engine, workspace).open(progress)
         matcher = Matcher(manager)
         with session_scope(engine, write=False) as session:

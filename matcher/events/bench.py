@@ -24,8 +24,8 @@ import numpy as np
 
 from matcher.events.scheduling import (
     Problem,
-    _pair_solve,
     check,
+    pair_solve,
     relevance_summary,
     solve,
     unrequested_below_related,
@@ -133,7 +133,7 @@ def run(
     free_bound = float(
         sum(
             problem.weight(p) * x
-            for p, x in zip(pairs, _pair_solve(problem, pairs, integral=False), strict=True)
+            for p, x in zip(pairs, pair_solve(problem, pairs, integral=False), strict=True)
         )
     )
     greedy_value, greedy_musts, greedy_idle = greedy_baseline(problem)

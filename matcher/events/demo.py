@@ -1,5 +1,8 @@
-"""`duijie event demo`: a realistic event on the demo data — an enterprise group's companies
-meeting an academy's research teams (40 enterprises × 60 teams, 2 sessions × 8 slots, 20 tables)."""
+"""`duijie event demo`: a realistic event on the demo data — a steel group's dedicated session:
+the companies of 鞍辽钢铁集团 and the province's enterprises of its themes (metallurgy and mining,
+equipment, materials, energy, chemicals) meet research teams whose results are in those fields
+(up to 40 enterprises × 60 teams, 2 sessions × 8 slots, 20 tables). An enterprise takes part
+only when its industry's main field is one of the themes (``matcher.demo.industries``)."""
 
 from __future__ import annotations
 
@@ -9,15 +12,49 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from matcher.access import Viewer
 from matcher.db import session_scope
+from matcher.demo import records
+from matcher.demo.industries import main_field
 from matcher.events import service
 from matcher.events.models import Event, MeetingRequest, Participant
 from matcher.models import Need, Organization, Technology, User, pk
 
-DEMO_EVENT_NAME = "辽沈装备制造企业 × 院所团队 科技成果转化专场对接会"
+DEMO_EVENT_NAME = "鞍辽钢铁集团 × 院所团队 科技成果转化专场对接会"
+DEMO_GROUP = "鞍辽钢铁集团"
+THEME_FIELDS = ["冶金与矿业", "先进制造与自动化", "新材料", "能源与动力", "化工与石化"]
+
+
+def demand_organizations(session: Session, limit: int) -> list[int]:
+    """The enterprises the steel group's event invites: its own companies first, then the demo
+    enterprises whose main field is one of the event's themes, most technology needs first."""
+    members = {e.name for e in records.enterprises() if e.group == DEMO_GROUP}
+    counts = session.exec(
+        select(Organization.id, Organization.name, Organization.industry, func.count())
+        .join(Need, col(Need.owner_id) == col(Organization.id))
+        .where(
+            Need.status == "published",
+            Need.kind == "tech",
+            Organization.kind == "enterprise",
+            col(Organization.is_demo).is_(True),
+        )
+        .group_by(col(Organization.id), col(Organization.name), col(Organization.industry))
+    ).all()
+    eligible = [
+        (name not in members, -count, org_id)
+        for org_id, name, industry, count in counts
+        if org_id is not None and (name in members or main_field(industry or "") in THEME_FIELDS)
+    ]
+    return [org_id for _, _, org_id in sorted(eligible)[:limit]]
+
+
+def demo_event_id(engine: Engine) -> int | None:
+    """The demo event's id, when it has been created."""
+    with session_scope(engine, write=False) as session:
+        event = session.exec(select(Event).where(Event.name == DEMO_EVENT_NAME)).first()
+        return event.id if event else None
 
 
 def create_demo_event(
@@ -43,9 +80,9 @@ def create_demo_event(
             session.flush()
         day = dt.date.today() + dt.timedelta(days=30)
         event = service.create_event(
-            session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="沈阳 · 北辰科技会展中心 2 号厅",
-            theme_fields=["先进制造与自动化", "冶金与矿业", "新材料", "能源与动力", "化工与石化"],
-            description="省属企业集团下属企业与科学院各研究所科研团队的一对一洽谈。", meeting_cap=8,
+            session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
+            theme_fields=THEME_FIELDS, meeting_cap=8,
+            description=f"{DEMO_GROUP}下属企业及省内冶金、装备、材料、能源与化工企业，与高校院所科研团队的一对一洽谈。【{records.WRITTEN_FOR_DEMO}】",
             registration_deadline=day - dt.timedelta(days=7),
             sessions=[
                 {"day": day, "start": dt.time(9, 0), "end": dt.time(11, 50), "slot_minutes": 20, "breaks": [["10:20", "10:30"]], "name": "上午场"},
@@ -55,21 +92,16 @@ def create_demo_event(
         )  # fmt: skip
         event_id = pk(event)
 
-        # the enterprises with the most technology needs
-        counts = session.exec(
-            select(Need.owner_id, func.count())
-            .where(Need.status == "published", Need.kind == "tech")
-            .group_by(col(Need.owner_id))
-        ).all()
-        ranked = sorted(counts, key=lambda r: (-r[1], r[0]))[:enterprises]
-        demand_orgs = [org_id for org_id, _ in ranked]
+        demand_orgs = demand_organizations(session, enterprises)
 
-        # research teams: an institute's results grouped by team, best matches first
+        # research teams: an institute's results in the event's fields grouped by team, best
+        # matches first
         techs = session.exec(
             select(Technology)
             .join(Organization, col(Organization.id) == col(Technology.owner_id))
             .where(
                 Technology.status == "published",
+                col(Technology.field).in_(THEME_FIELDS),
                 col(Organization.kind).in_(("university", "institute")),
             )
         ).all()

@@ -334,3 +334,85 @@ def suggested_questions(need: NeedProjection | None, tech: Technology | None) ->
         )
     questions.append("双方各自投入的人员与分工、知识产权归属和保密安排如何约定？")
     return questions[:3]
+
+
+def report_xlsx(session: Session, event: Event, viewer: Viewer) -> bytes:
+    """The event report as a workbook for the organizer's own files: the figures, each chart's
+    table, and one row per meeting (who met whom, where, in which field, and how it went)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from matcher.events.access import require_organizer
+    from matcher.events.outcomes import meeting_rows, report
+
+    require_organizer(viewer, event)
+    data = report(session, event)
+    workbook = Workbook()
+    summary = workbook.active
+    assert summary is not None
+    summary.title = "概况"
+    summary.append([neutralize(f"活动报告：{event.name}")])
+    summary["A1"].font = Font(bold=True, size=13)
+    summary.append(
+        [
+            f"{event.starts_on.isoformat()} 至 {event.ends_on.isoformat()}",
+            neutralize(event.venue or ""),
+        ]
+    )
+    summary.append([])
+    for label, value in (
+        ("需求方", data["participants"]["demand"]),
+        ("成果方", data["participants"]["supply"]),
+        ("签到", data["checked_in"]),
+        ("安排洽谈", data["scheduled"]),
+        ("已进行", data["held"]),
+        ("未到场", data["no_show"]),
+        ("签约（双方确认，项）", data["contracts"]["confirmed"]),
+        ("签约金额（万元，双方确认）", data["signed_amount"]),
+        ("待确认的签约（项）", data["contracts"]["claimed"]),
+        ("待确认的签约金额（万元）", data["claimed_amount"]),
+        ("对接线索", data["leads"]),
+    ):
+        summary.append([label, value])
+    summary.column_dimensions["A"].width = 30
+    summary.column_dimensions["B"].width = 24
+
+    def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+        sheet = workbook.create_sheet(title=title)
+        sheet.append(header)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([neutralize(v) if isinstance(v, str) else v for v in row])
+        sheet.column_dimensions["A"].width = 36
+
+    table("评价", ["评价", "条数"], [[k, v] for k, v in data["ratings"].items()])
+    table("结果", ["后续打算", "条数"], [[k, v] for k, v in data["outcomes"].items()])
+    table(
+        "按技术领域",
+        ["技术领域", "已进行", "积极"],
+        [[k, v["held"], v["positive"]] for k, v in data["by_field"].items()],
+    )
+    table(
+        "按院所",
+        ["成果方", "已进行", "积极"],
+        [[k, v["held"], v["positive"]] for k, v in data["by_institute"].items()],
+    )
+    table(
+        "洽谈明细",
+        [
+            "时间",
+            "桌位",
+            "需求方",
+            "成果方",
+            "技术领域",
+            "状态",
+            "需求方评价",
+            "成果方评价",
+            "签约",
+        ],
+        meeting_rows(session, event),
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

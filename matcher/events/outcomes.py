@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from matcher import services
@@ -32,9 +33,9 @@ from matcher.events.models import (
     MeetingFeedback,
     Participant,
 )
-from matcher.events.service import FOLLOW_UP_MONTHS, _add_months, event_slots, participants
+from matcher.events.service import FOLLOW_UP_MONTHS, add_months, event_slots, participants
 from matcher.leads import open_lead
-from matcher.models import Lead, LeadEvent, Organization, Technology, pk, utcnow
+from matcher.models import Lead, LeadEvent, Need, Organization, Technology, pk, utcnow
 from matcher.notifications import notify_org
 
 POSITIVE = ("useful", "promising")
@@ -189,7 +190,7 @@ def _follow_through(
         for months in FOLLOW_UP_MONTHS:
             session.add(
                 FollowUp(
-                    meeting_id=pk(meeting), months=months, due_on=_add_months(event.ends_on, months)
+                    meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months)
                 )
             )
         for participant in (demand, supply):
@@ -256,6 +257,48 @@ def feedback_for_viewer(
 # --------------------------------------------------------------------------------------------
 
 
+UNKNOWN_FIELD = "未注明领域"
+
+
+def _meeting_fields(
+    session: Session, meetings: list[Meeting], people: dict[int, Participant]
+) -> dict[int, str]:
+    """The 技术领域 each meeting was about: its result's field, else its need's, else the field
+    most of the supplying organization's published results are in."""
+    tech_ids = {m.technology_id for m in meetings if m.technology_id}
+    need_ids = {m.need_id for m in meetings if m.need_id}
+    tech_fields = dict(
+        session.exec(
+            select(Technology.id, Technology.field).where(col(Technology.id).in_(tech_ids or {-1}))
+        ).all()
+    )
+    need_fields = dict(
+        session.exec(select(Need.id, Need.field).where(col(Need.id).in_(need_ids or {-1}))).all()
+    )
+    supplier_orgs = {people[m.supply_id].organization_id for m in meetings if m.supply_id in people}
+    dominant: dict[int, str] = {}
+    for owner_id, field_name, _n in session.exec(
+        select(Technology.owner_id, Technology.field, func.count())
+        .where(
+            col(Technology.owner_id).in_(supplier_orgs or {-1}),
+            Technology.status == "published",
+        )
+        .group_by(col(Technology.owner_id), col(Technology.field))
+        .order_by(func.count().desc())
+    ).all():
+        dominant.setdefault(owner_id, field_name)
+    out: dict[int, str] = {}
+    for m in meetings:
+        supplier = people.get(m.supply_id)
+        out[pk(m)] = (
+            tech_fields.get(m.technology_id or -1)
+            or need_fields.get(m.need_id or -1)
+            or (dominant.get(supplier.organization_id) if supplier else None)
+            or UNKNOWN_FIELD
+        )
+    return out
+
+
 def report(session: Session, event: Event) -> dict[str, Any]:
     """Figures for the event report: meetings held, each side's ratings, outcomes (contracts
     confirmed vs claimed), by field and by institute."""
@@ -281,13 +324,7 @@ def report(session: Session, event: Event) -> dict[str, Any]:
     outcomes = {label: 0 for label in OUTCOMES.values()}
     contracts = {"confirmed": 0, "claimed": 0}
     amounts = {"confirmed": 0.0, "claimed": 0.0}
-    tech_fields = dict(
-        session.exec(
-            select(Technology.id, Technology.field).where(
-                col(Technology.id).in_({m.technology_id for m in held if m.technology_id} or {-1})
-            )
-        ).all()
-    )
+    field_of = _meeting_fields(session, held, people)
     by_institute: dict[str, dict[str, int]] = defaultdict(lambda: {"held": 0, "positive": 0})
     by_field: dict[str, dict[str, int]] = defaultdict(lambda: {"held": 0, "positive": 0})
     for m in held:
@@ -308,7 +345,7 @@ def report(session: Session, event: Event) -> dict[str, Any]:
         name = orgs[supplier.organization_id].name if supplier else "?"
         by_institute[name]["held"] += 1
         by_institute[name]["positive"] += int(positive)
-        field = tech_fields.get(m.technology_id or -1, "其他")
+        field = field_of[pk(m)]
         by_field[field]["held"] += 1
         by_field[field]["positive"] += int(positive)
     return {
@@ -329,3 +366,67 @@ def report(session: Session, event: Event) -> dict[str, Any]:
         },
         "checked_in": sum(1 for p in people.values() if p.status == "checked_in"),
     }
+
+
+def meeting_rows(session: Session, event: Event) -> list[list[Any]]:
+    """One row per scheduled meeting for the organizer's export: time, table, both sides, field,
+    status, each side's rating and the contract state (confirmed / claimed, with the amount)."""
+    from matcher.events.models import MEETING_STATUSES, EventTable
+    from matcher.events.service import meetings_of
+
+    meetings = [m for m in meetings_of(session, pk(event)) if m.status != "cancelled"]
+    people = {pk(p): p for p in participants(session, pk(event))}
+    orgs = {
+        o.id: o.name
+        for o in session.exec(
+            select(Organization).where(
+                col(Organization.id).in_({p.organization_id for p in people.values()} or {-1})
+            )
+        )
+    }
+    tables = {
+        t.id: t.name
+        for t in session.exec(select(EventTable).where(EventTable.event_id == event.id))
+    }
+    slots = event_slots(session, pk(event))
+    fields = _meeting_fields(session, meetings, people)
+    feedback: dict[int, dict[str, MeetingFeedback]] = defaultdict(dict)
+    for row in session.exec(
+        select(MeetingFeedback).where(
+            col(MeetingFeedback.meeting_id).in_([pk(m) for m in meetings] or [-1])
+        )
+    ):
+        feedback[row.meeting_id][row.side] = row
+
+    def side_name(participant_id: int) -> str:
+        p = people.get(participant_id)
+        if p is None:
+            return ""
+        return orgs.get(p.organization_id, "") + (f" {p.team}" if p.team else "")
+
+    def rating(rows: dict[str, MeetingFeedback], side: str) -> str:
+        row = rows.get(side)
+        return RATINGS.get(row.rating or "", "") if row else ""
+
+    out: list[list[Any]] = []
+    for m in meetings:
+        rows = feedback.get(pk(m), {})
+        contract = contract_of(rows)
+        signed = ""
+        if contract.state != "none":
+            state = "双方确认" if contract.state == "confirmed" else "一方填报，待确认"
+            signed = state + (f" {contract.amount:g} 万元" if contract.amount is not None else "")
+        out.append(
+            [
+                slots[m.slot].label if 0 <= m.slot < len(slots) else "",
+                tables.get(m.table_id, "") if m.table_id else "",
+                side_name(m.demand_id),
+                side_name(m.supply_id),
+                fields[pk(m)],
+                MEETING_STATUSES.get(m.status, m.status),
+                rating(rows, "demand"),
+                rating(rows, "supply"),
+                signed,
+            ]
+        )
+    return out

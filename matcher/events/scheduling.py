@@ -50,7 +50,7 @@ class Problem:
     never: set[tuple[int, int]] = field(default_factory=set)
     met_before: set[tuple[int, int]] = field(default_factory=set)
     unavailable: dict[int, set[int]] = field(default_factory=dict)  # participant → slot indices
-    fairness: float = 0.5  # bonus for each participant's first meeting (see _pair_solve)
+    fairness: float = 0.5  # bonus for each participant's first meeting (see pair_solve)
     # The relevance rule: when `related` is given, only its pairs (labelled 相关 or better) and
     # pairs both sides asked for may meet — an empty seat is better than a wasted meeting.
     related: set[tuple[int, int]] | None = None
@@ -120,7 +120,7 @@ class Schedule:
         return sum(m.value for m in self.meetings)
 
 
-def _pair_solve(
+def pair_solve(
     problem: Problem,
     pairs: list[tuple[int, int]],
     *,
@@ -275,9 +275,9 @@ def solve(problem: Problem) -> Schedule:
     placeable = set(_slot_solve(problem, musts, [1.0] * len(musts))) if musts else set()
     # The upper bound: the best total value of any pairing that holds those must-meets, within
     # caps, free slots and table capacity but ignoring who can sit when — an LP relaxation.
-    relaxed = _pair_solve(problem, pairs, integral=False, fixed=placeable)
+    relaxed = pair_solve(problem, pairs, integral=False, fixed=placeable)
     upper_bound = float(sum(problem.weight(p) * x for p, x in zip(pairs, relaxed, strict=True)))
-    x = _pair_solve(problem, pairs, integral=True, fairness=problem.fairness, fixed=placeable)
+    x = pair_solve(problem, pairs, integral=True, fairness=problem.fairness, fixed=placeable)
     chosen = [p for p, v in zip(pairs, x, strict=True) if v > 0.5]
     slot_of = _slot_solve(problem, chosen, [problem.weight(p) for p in chosen], fixed=placeable)
 

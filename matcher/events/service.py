@@ -997,7 +997,7 @@ def check_in(session: Session, viewer: Viewer, event: Event, participant_id: int
     return participant
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1

@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import matcher.challenges.models
-import matcher.events.models
-import matcher.models  # noqa: F401
+import matcher.tables  # noqa: F401  (every table on the metadata, for autogenerate)
 
 config = context.config
 target_metadata = SQLModel.metadata

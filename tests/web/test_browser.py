@@ -63,6 +63,7 @@ def serve_demo(
     from matcher.db import get_engine
     from matcher.demo.build import load_demo
     from matcher.demo.users import load_demo_users
+    from matcher.indexing import IndexManager
     from matcher.migrate import upgrade
     from web.app import create_app
 
@@ -76,6 +77,9 @@ def serve_demo(
     upgrade(engine)
     load_demo(engine)
     load_demo_users(engine)
+    # as `duijie demo-data` does: encode and store every vector now, so the server (which leaves
+    # encoding to its background worker) starts on a complete index
+    IndexManager(engine, get_settings()).open().close()
     port = _free_port()
     app = create_app(get_settings())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -124,12 +124,13 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
         demand.need_ids = [hidden_id]  # the engine pairs the steel company on its hidden need
         session.add(demand)
         session.flush()
-        # both sides ask to meet each other: below 相关 a pair is only scheduled when asked by both
-        for side in events.participants(session, pk(event)):
-            if side.group == "supply":
-                events.set_request(session, viewer["steel"], event, pk(side), "want")
-                who = "univ" if side.organization_id == users["univ"].organization_id else "inst"
-                events.set_request(session, viewer[who], event, pk(demand), "want")
+        # both sides ask for each meeting, so it is scheduled whatever its relevance (the
+        # stand-in model's scores are low); the pairing still rests on the hidden need
+        people = {p.organization_id: p for p in events.participants(session, pk(event))}
+        for who in ("univ", "inst"):
+            other = people[users[who].organization_id]
+            events.set_request(session, viewer["steel"], event, pk(other), "must")
+            events.set_request(session, viewer[who], event, pk(demand), "want")
         events.generate_schedule(session, organizer, matcher, event)
         events.publish(session, organizer, event)
         meetings = events.meetings_of(session, pk(event))

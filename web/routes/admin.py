@@ -63,7 +63,7 @@ def admin_home(
         "values": {},
         "errors": {},
         "is_admin": user.role == "admin",
-        "queued": sum(moderation.counts(session).values()),
+        "queued": sum(moderation.counts(session, viewer_for(user)).values()),
         "rejected": session.exec(
             select(func.count()).select_from(Technology).where(Technology.status == "rejected")
         ).one(),
@@ -213,7 +213,7 @@ def moderation_queue(
         "admin/moderation.html",
         {
             "items": items, "total": total, "kind": kind, "page": page, "pages": pages,
-            "kinds": moderation.KINDS, "counts": moderation.counts(session),
+            "kinds": moderation.KINDS, "counts": moderation.counts(session, viewer_for(user)),
             "pre": request.app.state.settings.moderation == "pre",
         },
     )  # fmt: skip

@@ -164,6 +164,7 @@ class InterestIn(BaseModel):
     need_id: int | None = None
     message: str = Field(default="", max_length=1000)
     offered_technology_id: int | None = None
+    offered_need_id: int | None = None
 
 
 class DecisionIn(BaseModel):
@@ -178,6 +179,8 @@ class InterestOut(BaseModel):
     to_org_id: int
     technology_id: int | None
     need_id: int | None
+    offered_technology_id: int | None = None
+    offered_need_id: int | None = None
     message: str
     status: str
     reason_code: str | None
@@ -463,6 +466,7 @@ def create_interest(request: Request, body: InterestIn, viewer: RequiredViewer) 
         interest = leads.express_interest(
             session=session, viewer=viewer, technology_id=body.technology_id, need_id=body.need_id,
             message=body.message, offered_technology_id=body.offered_technology_id,
+            offered_need_id=body.offered_need_id,
         )  # fmt: skip
         return InterestOut.model_validate(interest, from_attributes=True)
 
@@ -488,6 +492,15 @@ def decide_interest(
             session=session, viewer=viewer, interest_id=interest_id, accept=body.accept,
             reason_code=body.reason_code, reason_text=body.reason_text,
         )  # fmt: skip
+        return InterestOut.model_validate(interest, from_attributes=True)
+
+
+@router.post(
+    "/interests/{interest_id}/withdraw", response_model=InterestOut, summary="撤回尚未回复的意向"
+)
+def withdraw_interest(request: Request, interest_id: int, viewer: RequiredViewer) -> InterestOut:
+    with unit_of_work(request) as session:
+        interest = leads.withdraw_interest(session=session, viewer=viewer, interest_id=interest_id)
         return InterestOut.model_validate(interest, from_attributes=True)
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from matcher.access import Viewer
 from matcher.challenges import service
 from matcher.challenges.indicators import describe
 from matcher.challenges.models import (
@@ -411,9 +412,22 @@ def _esc(text: str) -> str:
 # --- applications ----------------------------------------------------------------------------
 
 
+def _application_context(session: Session, viewer: Viewer, challenge: Challenge) -> dict[str, Any]:
+    """What the form offers beside the values: the applicant's results and the indicators."""
+    return {
+        "citable": service.citable_results(session, viewer),
+        "indicators": service.indicators_of(session, pk(challenge)),
+    }
+
+
 def _application_values(application: Application | None, session: Session) -> dict[str, Any]:
     if application is None:
-        return {"milestones": [{} for _ in range(MILESTONE_ROWS)], "partners": ""}
+        return {
+            "milestones": [{} for _ in range(MILESTONE_ROWS)],
+            "partners": "",
+            "cited": [],
+            "answers": {},
+        }
     partners = [
         session.get(Organization, p.organization_id)
         for p in service.partners_of(session, application)
@@ -424,6 +438,8 @@ def _application_values(application: Application | None, session: Session) -> di
         "approach": application.approach,
         "budget": "" if application.budget is None else f"{application.budget:g}",
         "partners": "，".join(p.name for p in partners if p),
+        "cited": [str(i) for i in application.cited_technology_ids or []],
+        "answers": dict(application.indicator_answers or {}),
         "milestones": [
             {"title": m.get("title", ""), "due": m.get("due", ""),
              "amount": "" if m.get("amount") is None else f"{m['amount']:g}"}
@@ -438,10 +454,11 @@ def apply_page(request: Request, challenge_id: int, user: CurrentUser) -> HTMLRe
     with read_session(request) as session:
         challenge = service.get_challenge(session, viewer, challenge_id)
         values = _application_values(service.my_application(session, viewer, challenge), session)
+        extra = _application_context(session, viewer, challenge)
     return render(
         request,
         "challenges/apply.html",
-        {"challenge": challenge, "values": values, "errors": {}, **LABELS},
+        {"challenge": challenge, "values": values, "errors": {}, **extra, **LABELS},
     )
 
 
@@ -462,6 +479,10 @@ async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Respo
     values["milestones"] = milestones + [
         {} for _ in range(max(0, MILESTONE_ROWS - len(milestones)))
     ]
+    values["cited"] = [str(v) for v in form.getlist("cited")]
+    values["answers"] = {
+        key[len("answer_") :]: str(v) for key, v in form.items() if key.startswith("answer_")
+    }
     errors: dict[str, str] = {}
     try:
         budget = service.parse_number(values.get("budget", ""), "申请经费")
@@ -476,17 +497,20 @@ async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Respo
         partner_names=[
             p for p in values.get("partners", "").replace(",", "，").split("，") if p.strip()
         ],
+        cited_technology_ids=[int(v) for v in values["cited"] if v.isdigit()],
+        indicator_answers={int(k): v[:400] for k, v in values["answers"].items() if k.isdigit()},
     )
     submit = form.get("action") == "submit"
     errors.update(service.validate_application(data, submitting=submit))
     with read_session(request) as session:
         challenge = service.get_challenge(session, viewer, challenge_id)
+        extra = _application_context(session, viewer, challenge)
     if not errors:
         try:
             with unit_of_work(request) as session:
-                challenge = service.get_challenge(session, viewer, challenge_id)
+                current = service.get_challenge(session, viewer, challenge_id)
                 application = service.save_application(
-                    session, viewer, challenge, data, submit=submit
+                    session, viewer, current, data, submit=submit
                 )
                 application_id = pk(application)
             return _back(
@@ -497,7 +521,7 @@ async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Respo
     return render(
         request,
         "challenges/apply.html",
-        {"challenge": challenge, "values": values, "errors": errors, **LABELS},
+        {"challenge": challenge, "values": values, "errors": errors, **extra, **LABELS},
         status_code=422,
     )
 
@@ -524,6 +548,8 @@ def application_page(request: Request, application_id: int, user: CurrentUser) -
                 None,
             ),
             "timeline": service.timeline(session, application_id),
+            "cited": service.cited_results(session, viewer, application),
+            "answers": service.answer_checks(session, application),
             "attachments": service.attachments_of(session, application_id),
             "applicant": viewer.organization_id == application.organization_id,
             "milestones": [

@@ -29,6 +29,8 @@ def home_for(user: User) -> str:
         return "/admin"
     if user.role == "organizer":
         return "/desk"
+    if user.organization_id is None:  # e.g. a review expert without an organization
+        return "/reviews" if user.expertise else "/"
     return "/workspace"
 
 
@@ -52,7 +54,7 @@ def desk(request: Request, user: StaffUser, session: ReadSession) -> HTMLRespons
         "desk.html",
         {
             "figures": services.platform_figures(session=session),
-            "queue": moderation.counts(session),
+            "queue": moderation.counts(session, viewer_for(user)),
             "kinds": moderation.KINDS,
             "upcoming": upcoming[:8],
             "past": [e for e in events if e.ends_on < today][:5],

@@ -260,6 +260,47 @@ def invite(
     return HTMLResponse('<span class="badge ok">已邀请</span>')
 
 
+@router.post("/{event_id}/invite/batch")
+async def invite_batch(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
+    """Invite every ticked suggestion at once; one that cannot be invited is named, the rest go."""
+    with read_session(request) as session:  # who may invite comes before what was sent
+        access.event_for_organizer(session, viewer, event_id)
+    form = await request.form()
+    picks = [str(v) for v in form.getlist("pick")][:200]
+    if not picks:
+        return redirect(
+            request, f"/events/{event_id}/invite", "请先勾选要邀请的单位", level="error"
+        )
+    invited, refused = 0, []
+    with unit_of_work(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
+        for pick in picks:
+            org, group, need, tech = [*pick.split(":"), "", "", ""][:4]
+            if not org.isdigit():
+                continue
+            try:
+                with session.begin_nested():
+                    service.invite(
+                        session, viewer, event, int(org), group, "",
+                        need_id=int(need) if need.isdigit() else None,
+                        technology_id=int(tech) if tech.isdigit() else None,
+                    )  # fmt: skip
+                invited += 1
+            except DomainError as exc:
+                if exc.status_code == 404:
+                    raise
+                refused.append(exc.message)
+    message = f"已邀请 {invited} 家单位"
+    if refused:
+        message += f"；{len(refused)} 家未邀请：" + "；".join(dict.fromkeys(refused))
+    return redirect(
+        request,
+        f"/events/{event_id}",
+        message,
+        level="error" if refused and not invited else "ok",
+    )
+
+
 @router.post("/{event_id}/participants/import", response_class=HTMLResponse)
 async def import_participants(
     request: Request, event_id: int, viewer: SignedInViewer, file: Annotated[UploadFile, File()]
@@ -690,6 +731,18 @@ def report(request: Request, event_id: int, viewer: SignedInViewer) -> HTMLRespo
         event = access.event_for_organizer(session, viewer, event_id)
         data = outcomes.report(session, event)
     return render(request, "events/report.html", {"event": event, "report": data, **LABELS})
+
+
+@router.get("/{event_id}/report.xlsx")
+def report_xlsx(request: Request, event_id: int, viewer: SignedInViewer) -> Response:
+    with read_session(request) as session:
+        event = access.event_for_organizer(session, viewer, event_id)
+        data = exports.report_xlsx(session, event, viewer)
+    return download(
+        data,
+        f"活动报告-{event.name}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 def parse_amount(text: str) -> float | None:

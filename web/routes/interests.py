@@ -82,6 +82,19 @@ def decide(
     return render(request, "interests/_decision.html", {"interest": interest}, block="!decision")
 
 
+@router.post("/interests/{interest_id}/withdraw")
+def withdraw(request: Request, interest_id: int, user: CurrentUser) -> Response:
+    viewer = viewer_for(user)
+    try:
+        with unit_of_work(request) as session:
+            leads.withdraw_interest(session=session, viewer=viewer, interest_id=interest_id)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return redirect(request, "/interests", exc.message, level="error")
+    return redirect(request, "/interests", "已撤回意向")
+
+
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLResponse:
     viewer = viewer_for(user)
@@ -91,6 +104,7 @@ def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLRespon
         history = leads.lead_history(session, lead_id)
         names = _org_names(session, {lead.supplier_id, lead.demander_id})
         titles = leads.lead_listing_titles(session, viewer, lead)
+        origin = leads.lead_origin(session, lead)
     stages = vocab.LEAD_STAGE_ORDER
     upcoming = [s for s in stages if stages.index(s) > stages.index(lead.stage)]
     return render(
@@ -102,6 +116,7 @@ def lead_detail(request: Request, lead_id: int, user: CurrentUser) -> HTMLRespon
             "history": history,
             "names": names,
             "titles": titles,
+            "origin": origin,
             "upcoming": upcoming,
             "errors": {},
         },

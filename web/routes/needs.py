@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from matcher import leads, listings, services
 from matcher.access import Viewer, owns
 from matcher.errors import DomainError, NotFound
-from matcher.models import Interest, Need, Technology
+from matcher.matching import Matcher
+from matcher.models import Need, Technology
 from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
 from web.templating import render
 
@@ -28,21 +29,8 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
         my_interest = None
         my_technologies: list[Technology] = []
         if viewer.organization_id is not None and not owns(viewer, need.owner_id):
-            my_interest = session.exec(
-                select(Interest).where(
-                    Interest.need_id == need.id, Interest.from_org_id == viewer.organization_id
-                )
-            ).first()
-            my_technologies = list(
-                session.exec(
-                    select(Technology)
-                    .where(
-                        Technology.owner_id == viewer.organization_id,
-                        Technology.status == "published",
-                    )
-                    .order_by(col(Technology.title))
-                )
-            )
+            my_interest = leads.my_interest_in(session, viewer, need_id=need.id)
+            my_technologies = leads.offerable_listings(session, viewer, kind="technology")
     if contact.revealed and leads.reveal_is_audited(viewer, need):
         with unit_of_work(request) as session:  # a reveal is written to the audit log
             leads.audit_reveal_of(session, viewer, need)
@@ -55,6 +43,23 @@ def need_detail(request: Request, need_id: int, viewer: CurrentViewer) -> HTMLRe
         "my_technologies": my_technologies,
     }
     return render(request, "needs/detail.html", context)
+
+
+# While a worker computes a new need's vectors, its recommendation blocks say so and ask again
+# every second; after a minute (no worker running?) the request computes them itself.
+MATCHING_POLLS = 60
+
+
+def _matching_pending(
+    request: Request, matcher: Matcher, need_id: int, wait: int
+) -> HTMLResponse | None:
+    if wait >= MATCHING_POLLS or not matcher.matching_pending(need_id):
+        return None
+    return render(
+        request,
+        "needs/_matching.html",
+        {"url": request.url.path, "wait": wait + 1, "delay": 1},
+    )
 
 
 def _owner_only(session: Session, need_id: int, viewer: Viewer) -> Need:
@@ -71,8 +76,11 @@ def recommended_technologies(
     viewer: CurrentViewer,
     matcher: EngineMatcher,
     session: ReadSession,
+    wait: Annotated[int, Query(ge=0, le=1000)] = 0,
 ) -> HTMLResponse:
     _owner_only(session, need_id, viewer)
+    if pending := _matching_pending(request, matcher, need_id, wait):
+        return pending
     hits = matcher.technologies_for_need(need_id, viewer=viewer, limit=8)
     return render(
         request,
@@ -88,8 +96,11 @@ def recommended_teams(
     viewer: CurrentViewer,
     matcher: EngineMatcher,
     session: ReadSession,
+    wait: Annotated[int, Query(ge=0, le=1000)] = 0,
 ) -> HTMLResponse:
     _owner_only(session, need_id, viewer)
+    if pending := _matching_pending(request, matcher, need_id, wait):
+        return pending
     teams = matcher.teams_for_need(need_id, viewer=viewer, limit=6)
     return render(request, "needs/_teams.html", {"teams": teams})
 
@@ -101,10 +112,13 @@ def recommended_investors(
     viewer: CurrentViewer,
     matcher: EngineMatcher,
     session: ReadSession,
+    wait: Annotated[int, Query(ge=0, le=1000)] = 0,
 ) -> HTMLResponse:
     need = _owner_only(session, need_id, viewer)
     if need.kind != "financing":
         raise NotFound("仅融资需求有投资机构推荐")
+    if pending := _matching_pending(request, matcher, need_id, wait):
+        return pending
     hits = matcher.investors_for_need(need_id, viewer=viewer, limit=6)
     return render(
         request,

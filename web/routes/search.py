@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from matcher import vocab
+from matcher import services, vocab
 from matcher.matching import Filters
-from web.deps import CurrentViewer, EngineMatcher
+from web.deps import CurrentViewer, EngineMatcher, read_session
 from web.templating import render
 
 router = APIRouter()
@@ -91,11 +91,16 @@ def home(
     }
     clean = {k: v for k, v in params.items() if v and not (k == "type" and v == "technology")}
     pages = max(1, (result.total + PAGE_SIZE - 1) // PAGE_SIZE)
+    showcase = None
+    if not q.strip() and page == 1 and not any(v for k, v in clean.items() if k != "type"):
+        with read_session(request) as session:
+            showcase = services.home_showcase(session=session, viewer=viewer)
     need_form = "/workspace/needs/new?" + urlencode({"kind": "tech", "description": q.strip()})
     publish_url = (
         need_form if viewer.is_authenticated else "/login?" + urlencode({"next": need_form})
     )
     context = {
+        "showcase": showcase,
         "q": q,
         "params": params,
         "result": result,

@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import select
 
 from matcher import leads, listings, services
 from matcher.access import owns
 from matcher.errors import DomainError, NotFound
-from matcher.models import Interest
 from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
 from web.templating import render
 
@@ -27,14 +25,9 @@ def technology_detail(request: Request, technology_id: int, viewer: CurrentViewe
         )
         owner = services.get_organization(session=session, organization_id=tech.owner_id)
         contact = leads.contact_for(session, viewer, tech, audit_reveal=False)
-        my_interest = None
-        if viewer.organization_id is not None:
-            my_interest = session.exec(
-                select(Interest).where(
-                    Interest.technology_id == tech.id,
-                    Interest.from_org_id == viewer.organization_id,
-                )
-            ).first()
+        is_owner = owns(viewer, tech.owner_id)
+        my_interest = leads.my_interest_in(session, viewer, technology_id=tech.id)
+        my_needs = [] if is_owner else leads.offerable_listings(session, viewer, kind="need")
     if contact.revealed and leads.reveal_is_audited(viewer, tech):
         with unit_of_work(request) as session:  # a reveal is written to the audit log
             leads.audit_reveal_of(session, viewer, tech)
@@ -42,8 +35,9 @@ def technology_detail(request: Request, technology_id: int, viewer: CurrentViewe
         "tech": tech,
         "owner": owner,
         "contact": contact,
-        "is_owner": owns(viewer, tech.owner_id),
+        "is_owner": is_owner,
         "my_interest": my_interest,
+        "my_needs": my_needs,
         "values": {},
         "errors": {},
     }
@@ -78,7 +72,13 @@ def needing_enterprises(
     return render(
         request,
         "technologies/_hits.html",
-        {"hits": hits, "empty": "暂无高度匹配的企业需求", "chart": True, "threshold": True},
+        {
+            "hits": hits,
+            "empty": "暂无高度匹配的企业需求",
+            "chart": True,
+            "threshold": True,
+            "contact": True,
+        },
     )
 
 
@@ -88,11 +88,17 @@ def express_interest(
     technology_id: int,
     viewer: CurrentViewer,
     message: Annotated[str, Form(max_length=2000)] = "",
+    offered_need_id: Annotated[str, Form(max_length=12)] = "",
 ) -> HTMLResponse:
+    offered = int(offered_need_id) if offered_need_id.strip().isdigit() else None
     try:
         with unit_of_work(request) as session:
             interest = leads.express_interest(
-                session=session, viewer=viewer, technology_id=technology_id, message=message
+                session=session,
+                viewer=viewer,
+                technology_id=technology_id,
+                message=message,
+                offered_need_id=offered,
             )
     except DomainError as exc:
         return render(

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from matcher import accounts, listings, services, vocab
 from matcher.catalog import export_catalog, import_catalog, preview_catalog, template_workbook
 from matcher.catalog.columns import KIND_LABELS
+from matcher.embedding import store
 from matcher.errors import Conflict, ImportRejected, NotFound, ValidationFailed
 from matcher.models import ApiToken, Need, Technology, User, utcnow
 from web.deps import (
@@ -92,12 +93,19 @@ def _tech_form(
 
 
 @router.get("/technologies/new", response_class=HTMLResponse)
-def new_technology(request: Request, user: CurrentUser) -> HTMLResponse:
+def new_technology(request: Request, user: CurrentUser, session: ReadSession) -> HTMLResponse:
     _org_id(user)
     default_until = (dt.date.today() + dt.timedelta(days=listings.RENEW_DAYS)).isoformat()
+    defaults = listings.form_defaults(session=session, user=user)
+    defaults.pop("industry", None)
     return _tech_form(
         request,
-        {"status": "published", "valid_until": default_until, "cooperation_modes": []},
+        {
+            **defaults,
+            "status": "published",
+            "valid_until": default_until,
+            "cooperation_modes": [],
+        },
         {},
         None,
     )
@@ -211,16 +219,19 @@ def _need_form(
 def new_need(
     request: Request,
     user: CurrentUser,
+    session: ReadSession,
     kind: str = "tech",
     title: Annotated[str, Query(max_length=200)] = "",
     description: Annotated[str, Query(max_length=2000)] = "",
 ) -> HTMLResponse:
-    """The form, pre-filled when a search found no close match (「把检索发布为需求」)."""
+    """The form, pre-filled with the organization's defaults — and with the query when a search
+    found no close match (「把检索发布为需求」)."""
     _org_id(user)
     deadline = (dt.date.today() + dt.timedelta(days=180)).isoformat()
     return _need_form(
         request,
         {
+            **listings.form_defaults(session=session, user=user),
             "kind": kind if kind in vocab.NEED_KINDS else "tech",
             "visibility": "public",
             "deadline": deadline,
@@ -352,6 +363,8 @@ def import_confirm(
     )  # the user id in the name binds it to its uploader
     if not path.exists():
         raise NotFound("预览已过期，请重新上传文件")
+    with read_session(request) as session:
+        jobs_before = store.last_job_id(session)
     try:
         report = import_catalog(
             engine=request.app.state.engine, kind=kind, data=path.read_bytes(), filename=filename or path.name,
@@ -364,21 +377,69 @@ def import_confirm(
         )  # fmt: skip
     finally:
         path.unlink(missing_ok=True)
-    request.app.state.index.catch_up()  # the import committed in its own transaction
+    # The import committed in its own transaction; its rows' vectors are computed by a worker
+    # (woken here on SQLite, by NOTIFY on PostgreSQL) and the page follows them to the end.
+    with read_session(request) as session:
+        jobs_after = store.last_job_id(session)
+        total = store.queued_items(session, after_id=jobs_before, up_to=jobs_after)
+    worker = getattr(request.app.state, "embedding_worker", None)
+    if worker is not None:
+        worker.poke()
+    index = request.app.state.index
+    index.catch_up(blocking=index.encode_inline)
     return render(
         request,
         "workspace/import.html",
-        {"kind": kind, "report": None, "done": report, "token": None, "filename": filename},
+        {
+            "kind": kind, "report": None, "done": report, "token": None, "filename": filename,
+            "encoding": _encoding_progress(request, jobs_before, jobs_after, total),
+        },
+    )  # fmt: skip
+
+
+def _encoding_progress(
+    request: Request, after: int, upto: int, total: int
+) -> dict[str, int | bool]:
+    """How far the vectors of the rows an import queued (job ids after..upto) have come: to
+    the end, that is until this process has them in its index too."""
+    with read_session(request) as session:
+        left = store.queued_items(session, after_id=after, up_to=upto)
+    waiting = sum(request.app.state.index.pending().values())
+    total = max(total, left)
+    return {
+        "after": after, "upto": upto, "total": total, "done": total - left,
+        "finished": left == 0 and waiting == 0,
+    }  # fmt: skip
+
+
+@router.get("/import/encoding", response_class=HTMLResponse)
+def import_encoding(
+    request: Request,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0)] = 0,
+    upto: Annotated[int, Query(ge=0)] = 0,
+    total: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    _org_id(user)
+    return render(
+        request,
+        "workspace/_encoding.html",
+        {"encoding": _encoding_progress(request, after, max(after, upto), total)},
     )
 
 
 @router.get("/templates/{kind}.xlsx")
-def download_template(kind: str, user: CurrentUser) -> Response:
+def download_template(kind: str, user: CurrentUser, session: ReadSession) -> Response:
     if kind not in ("organizations", "technologies", "needs"):
         raise NotFound("模板不存在")
     name = f"duijie-{KIND_LABELS[kind]}-导入模板.xlsx"
+    org = (
+        services.get_organization(session=session, organization_id=user.organization_id)
+        if user.organization_id
+        else None
+    )
     return download(
-        template_workbook(kind),
+        template_workbook(kind, owner_name=org.name if org else None),
         name,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

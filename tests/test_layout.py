@@ -1,0 +1,73 @@
+"""The package layout the architecture relies on, checked on the source itself: the runtime
+domain (`matcher/`, `index/`) never imports the web layer, scripts or tooling, and no module
+reaches into another module's private names (a leading underscore means "not part of the
+interface": import the public function, or make it public)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("matcher", "index", "web", "scripts", "tools")
+RUNTIME = ("matcher", "index")
+FORBIDDEN_FOR_RUNTIME = ("web", "scripts", "tools", "tests")
+
+
+def _modules() -> list[tuple[str, Path, ast.Module]]:
+    out = []
+    for package in PACKAGES:
+        base = ROOT / package
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            out.append((package, path, ast.parse(path.read_text(encoding="utf-8"), str(path))))
+    return out
+
+
+def _imports(tree: ast.Module) -> list[tuple[int, str, list[str]]]:
+    found: list[tuple[int, str, list[str]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module, [alias.name for alias in node.names]))
+    return found
+
+
+def test_the_runtime_domain_imports_no_web_scripts_or_tooling() -> None:
+    offences = []
+    for package, path, tree in _modules():
+        if package not in RUNTIME:
+            continue
+        for line, module, _names in _imports(tree):
+            top = module.split(".")[0]
+            if top in FORBIDDEN_FOR_RUNTIME:
+                offences.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not offences, "\n".join(offences)
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    offences = []
+    for _package, path, tree in _modules():
+        for line, module, names in _imports(tree):
+            if module.split(".")[0] not in PACKAGES:
+                continue
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if private:
+                offences.append(
+                    f"{path.relative_to(ROOT)}:{line} imports {', '.join(private)} from {module}"
+                )
+    assert not offences, "\n".join(offences)
+
+
+def test_the_check_sees_an_offence() -> None:
+    """The checks above would fail on a module that broke the rules (they parse real source)."""
+    tree = ast.parse(
+        "from web.deps import unit_of_work\nfrom matcher.events.service import _hidden\n"
+    )
+    found = _imports(tree)
+    assert (found[0][1], found[0][2]) == ("web.deps", ["unit_of_work"])
+    assert found[1][2] == ["_hidden"]
