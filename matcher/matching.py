@@ -2,10 +2,13 @@
 
 Every request goes the same way: encode the probe text with the query prompt, take the best
 dense candidates (FAISS) and the best lexical candidates (BM25 over jieba tokens), fuse the two
-rankings, keep only what the viewer may see and what the hard filters allow (checked against the
-database, so a deleted or hidden row is never returned nor counted), adjust by soft signals
-(field, TRL, price against budget, freshness), collapse near-duplicates, and explain each hit:
-the shared key terms, the score parts and the gaps."""
+rankings, give every candidate its calibrated relevance (matcher.relevance: one figure and one
+label, 高度相关 / 相关 / 弱相关, for every channel), keep only what the viewer may see and what the
+hard filters allow (checked against the database, so a deleted or hidden row is never returned
+nor counted), adjust by soft signals (field, TRL, price against budget, freshness), collapse
+near-duplicates, and explain each hit (matcher.reasons): the label and figure, the evidence, the
+shared domain terms and matched passage, the adjustments and the gaps. Search counts and lists
+what reaches 相关; when nothing does, it returns the closest weak hits apart."""
 
 from __future__ import annotations
 
@@ -279,23 +282,6 @@ class Matcher:
         tokens = self.manager.lexer.tokens(text)
         with self.manager.lock:
             return self.manager.collections[collection].lexical.top(tokens, depth)
-
-    def shared_terms(
-        self, collection: str, query_tokens: list[str], doc_id: int, limit: int = 6
-    ) -> list[str]:
-        """The query's words this document also contains, the most specific (highest IDF) first."""
-        lexical = self.manager.collections[collection].lexical
-        doc_tokens = set(lexical.document_tokens(doc_id))
-        shared = [t for t in dict.fromkeys(query_tokens) if t in doc_tokens and len(t) > 1]
-        shared.sort(key=lambda t: (-lexical.idf(t), -len(t), t))
-        chosen: list[str] = []
-        for term in shared:
-            if any(term in longer for longer in chosen):
-                continue  # 高炉 adds nothing once 高炉炉况 is shown
-            chosen.append(term)
-            if len(chosen) >= limit:
-                break
-        return chosen
 
     # --- search box --------------------------------------------------------------------------
     def search(

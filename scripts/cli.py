@@ -1124,6 +1124,8 @@ def event_demo(
     console.print(
         f"活动 #{event_id} 已创建：{report.get('meetings')} 场洽谈，必须见 {report.get('must_scheduled')}/{report.get('must_feasible')}，"
         f"价值比 {report.get('value_ratio')}，求解 {report.get('solve_s')} 秒；未排入 {len(report.get('unscheduled', []))} 场。"
+        f"\n相关度分布：{report.get('relevance')}；无人请求的「相关」以下洽谈 {report.get('below_related_unrequested')} 场；"
+        f"空桌位 {report.get('seats_empty')}/{report.get('seats')}，因缺少相关对象空出的洽谈时段 {report.get('unused_for_want_of_relevant_partner')}。"
         f"\n组织方账号 organizer@demo.duijie.cn 登录后在 /events/{event_id} 查看与编辑。"
     )
 

@@ -133,7 +133,7 @@ def technique_ranking(
 ) -> list[int]:
     """The engine's fused ranking with one or both Recall@1 techniques switched on
     (matcher.refinement), the rest of the path unchanged."""
-    from matcher import refinement
+    from matcher.evaluation import refinement
     from matcher.matching import SEARCH_DEPTH
 
     manager = matcher.manager

@@ -713,7 +713,7 @@ def generate_schedule(
                 supply_id=m.supply,
                 slot=m.slot,
                 table_id=tables[m.table].id,
-                score=round(value.score if value else 0.0, 4),
+                score=round(value.relevance if value else 0.0, 4),  # the figure shown (0–1)
                 basis=value.basis if value else "organizer",
                 need_id=value.need_id if value else None,
                 technology_id=value.technology_id if value else None,

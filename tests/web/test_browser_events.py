@@ -78,7 +78,7 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
 
         # 2. whom to invite: the coverage planner's suggestions, with reasons; invite one
         page.goto(base + f"/events/{new_id}/invite")
-        first_invite = page.locator("form[hx-post$='/invite'] button").first
+        first_invite = page.locator("button[hx-post$='/invite']").first
         expect(first_invite).to_be_visible(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "event-invite.png"), full_page=True)
         first_invite.click()
