@@ -62,6 +62,9 @@ class EmbeddingWorker:
             encoder = get_encoder(self.settings)
         self.encoder = encoder
         self.model = store.Model.of(encoder)
+        from matcher.text import get_lexer
+
+        self.lexer = get_lexer()  # tokens are stored with the vectors: hosts skip jieba too
         self.scope = scope or store.Scope(self.model.fingerprint)
         self.batch_size = batch_size or self.settings.embedding_batch_size
         self.on_batch = on_batch
@@ -81,7 +84,7 @@ class EmbeddingWorker:
                     claimed, todo = self._claim(session)
                 if not claimed:
                     return None
-                encoded = store.encode(self.encoder, self.model, todo)
+                encoded = store.encode(self.encoder, self.model, todo, lexer=self.lexer)
                 with session_scope(self.engine) as session:
                     result = self._store(session, encoded, claimed)
             else:
@@ -93,7 +96,7 @@ class EmbeddingWorker:
                     claimed, todo = self._claim(session)
                     if not claimed:
                         return None
-                    encoded = store.encode(self.encoder, self.model, todo)
+                    encoded = store.encode(self.encoder, self.model, todo, lexer=self.lexer)
                     result = self._store(session, encoded, claimed)
         except Exception:
             if claimed:  # the batch rolled back; its jobs count a try (a text that always fails

@@ -92,6 +92,16 @@ def test_vectors_are_computed_once_and_any_new_process_loads_them(
     assert other.loaded_vectors == 4 and encoder.documents_requested == 0
     assert other.collections["technologies"].ids() == manager.collections["technologies"].ids()
     assert all(r["ok"] for r in other.verify().values())
+    # the lexical side came from the tokens stored beside the vectors, the same as jieba's
+    with session_scope(engine, write=False) as session:
+        rows = session.exec(
+            select(EmbeddingVector).where(EmbeddingVector.role == store.ROLE_DOCUMENT)
+        ).all()
+    assert rows and all(r.tokens and r.tokenizer == other.lexer.fingerprint for r in rows)
+    for i in manager.collections["technologies"].ids():
+        assert other.collections["technologies"].lexical.document_tokens(i) == (
+            manager.collections["technologies"].lexical.document_tokens(i)
+        )
     # a restart after the index directory was lost: the same, from the database
     shutil.rmtree(tiny_settings.index_dir)
     again = IndexManager(engine, tiny_settings, encoder=Encoder(tiny_settings)).open()
