@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,7 +352,7 @@ def store_vectors(
     encoded: list[Encoded],
     *,
     scope: Scope,
-    claimed: list[int] = (),  # type: ignore[assignment]
+    claimed: Sequence[int] = (),
 ) -> StoreResult:
     """Store what was encoded, in the caller's write transaction (see the module docstring)."""
     result = StoreResult()
