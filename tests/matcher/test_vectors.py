@@ -250,3 +250,21 @@ def test_a_saved_position_from_another_database_rebuilds_from_stored_vectors(
     assert "ahead of this database" in again.rebuilt["technologies"]
     assert again.encoder.documents_requested == 0
     assert all(r["ok"] for r in again.verify().values())
+
+
+def test_on_sqlite_one_process_encodes_a_batch_at_a_time(
+    engine: Engine, tiny_settings: Settings
+) -> None:
+    """`duijie serve --workers 2` on SQLite runs two embedded workers: while one encodes a batch
+    the other skips its round instead of encoding the same rows."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL workers share the queue with SKIP LOCKED")
+    IndexManager(engine, tiny_settings).open().close()
+    _add(engine, "船舶压载水处理", "船舶压载水的紫外线处理装置")
+    first = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    second = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    with first._sqlite_turn() as turn:  # as if the first process were encoding a batch
+        assert turn
+        assert second.run_batch() is None
+    report = second.run_batch()
+    assert report is not None and report.stored == 1
