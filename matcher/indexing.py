@@ -509,7 +509,9 @@ class IndexManager:
         return len(doc_ids) + len(change.removed)
 
     def _rescue(self) -> None:
-        """Queue a job naming this model for rows that waited too long for their vector."""
+        """Rows that waited long for their vector while no job for them is queued any more — the
+        workers that took it serve another model, as halfway through a model change — get a job
+        naming this process's model. Rows still queued are looked at again later."""
         cutoff = time.monotonic() - RESCUE_AFTER_S
         late = {
             name: [i for i, t in items.items() if t < cutoff and (name, i) not in self._rescued]
@@ -518,19 +520,28 @@ class IndexManager:
         if not any(late.values()):
             return
         fingerprint = self.encoder.fingerprint
+        orphans: dict[str, list[int]] = {}
         try:
             with session_scope(self.engine) as session:
                 for name, ids in late.items():
                     if ids:
-                        store.enqueue(session, name, ids, fingerprint)
+                        queued = store.queued_for(session, name, ids, fingerprint)
+                        orphans[name] = [i for i in ids if i not in queued]
+                        store.enqueue(session, name, orphans[name], fingerprint)
         except Exception:  # the next catch-up tries again
             _log.exception("could not queue late rows for encoding")
             return
-        for name, ids in late.items():
-            self._rescued.update((name, i) for i in ids)
-            if ids:
-                _log.warning("%s: %d rows waited > %gs for vectors; queued for model %s",
-                             name, len(ids), RESCUE_AFTER_S, fingerprint)  # fmt: skip
+        now = time.monotonic()
+        with self.lock:
+            for name, ids in late.items():
+                lost = set(orphans.get(name, []))
+                self._rescued.update((name, i) for i in lost)
+                for i in ids:
+                    if i not in lost and i in self.awaiting[name]:
+                        self.awaiting[name][i] = now  # still queued: look again later
+                if lost:
+                    _log.warning("%s: %d rows waited > %gs with no job left; queued for model %s",
+                                 name, len(lost), RESCUE_AFTER_S, fingerprint)  # fmt: skip
 
     def _replacement(
         self, collection: Collection, removed: list[int], ids: list[int], matrix: np.ndarray

@@ -330,6 +330,25 @@ def queued_items(session: Session, *, after_id: int, up_to: int) -> int:
     return int(session.connection().execute(select(func.count()).select_from(inner)).scalar() or 0)
 
 
+def queued_for(session: Session, collection: str, ids: list[int], fingerprint: str) -> set[int]:
+    """Which of these rows have a job an encoder of this model would still take."""
+    out: set[int] = set()
+    scope = Scope(fingerprint)
+    for chunk in _chunks(ids):
+        out.update(
+            int(i)
+            for i in session.connection().scalars(
+                select(col(EmbeddingJob.item_id)).where(
+                    col(EmbeddingJob.collection) == collection,
+                    col(EmbeddingJob.item_id).in_(chunk),
+                    scope.clause(),
+                    col(EmbeddingJob.attempts) < MAX_ATTEMPTS,
+                )
+            )
+        )
+    return out
+
+
 def last_job_id(session: Session) -> int:
     from sqlalchemy import func
 

@@ -268,3 +268,40 @@ def test_on_sqlite_one_process_encodes_a_batch_at_a_time(
         assert second.run_batch() is None
     report = second.run_batch()
     assert report is not None and report.stored == 1
+
+
+def test_a_row_whose_job_another_model_took_is_queued_again_for_this_one(
+    engine: Engine,
+    tiny_settings: Settings,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Halfway through a model change, a worker of the new model takes a job a web process of
+    the old model waits on: after a while the web process queues one naming its own model; a
+    row whose job is still queued is left alone."""
+    from matcher import indexing
+
+    IndexManager(engine, tiny_settings).open().close()
+    web = IndexManager(engine, tiny_settings, encoder=Encoder(tiny_settings), encode_inline=False)
+    web.open()
+    new_id = _add(engine, "盾构刀具耐磨涂层", "盾构机刀具的耐磨涂层与修复工艺")
+    monkeypatch.setattr(indexing, "RESCUE_AFTER_S", 0.0)
+    web.catch_up()  # waiting, and its job is still queued: nothing to do
+    assert web.pending()["technologies"] == 1 and _counts(engine)[1] == 1
+    second = tmp_path / "tiny-2"
+    shutil.copytree(tiny_model_dir, second)
+    manifest = json.loads((second / "duijie-model.json").read_text())
+    (second / "duijie-model.json").write_text(json.dumps({**manifest, "fingerprint": "tiny-2"}))
+    other = EmbeddingWorker(
+        engine, tiny_settings, encoder=Encoder(tiny_settings, model=str(second))
+    )
+    report = other.run_batch()
+    assert report is not None and report.stored == 1 and _counts(engine)[1] == 0
+    web.catch_up()  # no job left for its model: it queues one
+    assert _counts(engine)[1] == 1
+    mine = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    report = mine.run_batch()
+    assert report is not None and report.stored == 1
+    web.catch_up()
+    assert web.is_searchable("technologies", new_id)
