@@ -138,11 +138,15 @@ def max_outbox_id(session: Session) -> int:
     return int(session.exec(select(func.max(IndexOutbox.id))).one() or 0)
 
 
+# A row ready to apply: its text, its vector, and its tokens when they were stored with it.
+Ready = tuple[Document, np.ndarray, list[str] | None]
+
+
 @dataclass
 class _Change:
     name: str
     ids: list[int]
-    ready: list[tuple[Document, np.ndarray]]
+    ready: list[Ready]
     missing: list[Document]
     removed: list[int]
     meta: dict[int, Any]
@@ -281,26 +285,21 @@ class IndexManager:
             # after it is new to the position and replayed by the next catch-up.
             position = Position.read(session)
             documents = indexable_documents(session, name)
-            stored = store.stored_vectors(session, model.fingerprint, name)
-        ready: list[tuple[Document, np.ndarray]] = []
-        missing: list[Document] = []
-        for d in documents:
-            hit = stored.get(d.id)
-            if hit is not None and hit[0] == model.hash(store.ROLE_DOCUMENT, d.text):
-                ready.append((d, hit[1]))
-            else:
-                missing.append(d)
+            stored = store.stored_vectors(
+                session, model.fingerprint, name, tokenizer=self.lexer.fingerprint
+            )
+        ready, missing = self._split(model, documents, stored)
         self.loaded_vectors += len(ready)
         say(f"{name}：载入已存向量 {len(ready)} 条", 0.0)
         awaiting: list[int] = []
         if missing and self.encode_inline:
-            vectors = self._encode_and_store(
+            encoded = self._encode_and_store(
                 [(name, d) for d in missing],
                 progress=lambda done, total: say(
                     f"{name}：编码 {done}/{total}", done / max(total, 1)
                 ),
             )
-            ready += [(d, vectors[(name, d.id)]) for d in missing if (name, d.id) in vectors]
+            ready += [(d, *encoded[(name, d.id)]) for d in missing if (name, d.id) in encoded]
         elif missing:
             awaiting = [d.id for d in missing]
             with session_scope(self.engine) as session:
@@ -317,13 +316,13 @@ class IndexManager:
             kind=self._kind_for(len(ready)),
         )
         if ready:
-            ids = [d.id for d, _ in ready]
+            ids = [d.id for d, _v, _t in ready]
             tokens: list[list[str]] = []
             step = 2000
             for start in range(0, len(ready), step):
-                tokens += self.lexer.tokens_many(d.text for d, _ in ready[start : start + step])
+                tokens += self._tokens(ready[start : start + step])
                 say(f"{name}：分词 {len(tokens)}/{len(ready)}", len(tokens) / len(ready))
-            collection.upsert(ids, np.stack([v for _, v in ready]), tokens)
+            collection.upsert(ids, np.stack([v for _d, v, _t in ready]), tokens)
         say(f"{name}：完成", 1.0)
         collection.last_outbox_id = position.last_id
         collection.position = position.as_dict()
@@ -337,14 +336,35 @@ class IndexManager:
                 self.version += 1
         return collection
 
+    def _split(
+        self, model: store.Model, documents: list[Document], stored: dict[int, store.Stored]
+    ) -> tuple[list[Ready], list[Document]]:
+        """Rows whose stored vector was computed from their current text, and the others."""
+        ready: list[Ready] = []
+        missing: list[Document] = []
+        for d in documents:
+            hit = stored.get(d.id)
+            if hit is not None and hit.hash == model.hash(store.ROLE_DOCUMENT, d.text):
+                ready.append((d, hit.vector, hit.tokens))
+            else:
+                missing.append(d)
+        return ready, missing
+
+    def _tokens(self, ready: list[Ready]) -> list[list[str]]:
+        """Stored tokens where there are, jieba for the rest."""
+        todo = [i for i, (_d, _v, t) in enumerate(ready) if t is None]
+        texts = [ready[i][0].text for i in todo]
+        computed = dict(zip(todo, self.lexer.tokens_many(texts), strict=True))
+        return [t if t is not None else computed[i] for i, (_d, _v, t) in enumerate(ready)]
+
     def _encode_and_store(
         self, items: list[tuple[str, Document]], progress: Callable[[int, int], None] | None = None
-    ) -> dict[tuple[str, int], np.ndarray]:
+    ) -> dict[tuple[str, int], tuple[np.ndarray, list[str] | None]]:
         """Encode here (the inline mode) and store the vectors, a chunk at a time so that a long
         rebuild interrupted halfway keeps what it computed."""
         model = self.model
         scope = store.Scope(model.fingerprint)
-        out: dict[tuple[str, int], np.ndarray] = {}
+        out: dict[tuple[str, int], tuple[np.ndarray, list[str] | None]] = {}
         for start in range(0, len(items), ENCODE_CHUNK):
             chunk = items[start : start + ENCODE_CHUNK]
 
@@ -352,11 +372,11 @@ class IndexManager:
                 if progress:
                     progress(offset + done, len(items))
 
-            encoded = store.encode(self.encoder, model, chunk, progress=step)
+            encoded = store.encode(self.encoder, model, chunk, progress=step, lexer=self.lexer)
             with session_scope(self.engine) as session:
                 store.store_vectors(session, model, encoded, scope=scope)
             for e in encoded:
-                out[(e.collection, e.item_id)] = e.vectors[store.ROLE_DOCUMENT][1]
+                out[(e.collection, e.item_id)] = (e.vectors[store.ROLE_DOCUMENT][1], e.tokens)
         if progress:
             progress(len(items), len(items))
         return out
@@ -406,15 +426,15 @@ class IndexManager:
             todo = [(c.name, d) for c in changes for d in c.missing]
             if todo:
                 say = progress or (lambda _m, _f: None)
-                vectors = self._encode_and_store(
+                encoded = self._encode_and_store(
                     todo,
                     progress=lambda d, t: say(f"编码 {d}/{t}", d / max(t, 1)),
                 )
                 for c in changes:
-                    c.ready += [(d, vectors[(c.name, d.id)]) for d in c.missing]
+                    c.ready += [(d, *encoded[(c.name, d.id)]) for d in c.missing]
                     c.missing = []
         for c in changes:
-            c.tokens = self.lexer.tokens_many(d.text for d, _ in c.ready)
+            c.tokens = self._tokens(c.ready)
         applied = sum(self._apply_change(c) for c in changes)
         with self.lock:
             # A position that moved with nothing to apply is not worth a save of its own:
@@ -433,14 +453,11 @@ class IndexManager:
         self, session: Session, model: store.Model, name: str, ids: list[int]
     ) -> _Change:
         documents = indexable_documents(session, name, ids)
-        stored = store.stored_vectors(session, model.fingerprint, name, [d.id for d in documents])
-        ready, missing = [], []
-        for d in documents:
-            hit = stored.get(d.id)
-            if hit is not None and hit[0] == model.hash(store.ROLE_DOCUMENT, d.text):
-                ready.append((d, hit[1]))
-            else:
-                missing.append(d)
+        stored = store.stored_vectors(
+            session, model.fingerprint, name, [d.id for d in documents],
+            tokenizer=self.lexer.fingerprint,
+        )  # fmt: skip
+        ready, missing = self._split(model, documents, stored)
         present = {d.id for d in documents}
         return _Change(
             name, ids, ready, missing, [i for i in ids if i not in present],
@@ -450,9 +467,9 @@ class IndexManager:
     def _apply_change(self, change: _Change) -> int:
         name = change.name
         collection = self.collections[name]
-        doc_ids = [d.id for d, _ in change.ready]
+        doc_ids = [d.id for d, _v, _t in change.ready]
         matrix = (
-            np.stack([v for _, v in change.ready]).astype(np.float32)
+            np.stack([v for _d, v, _t in change.ready]).astype(np.float32)
             if change.ready
             else np.zeros((0, collection.dim), np.float32)
         )
@@ -492,7 +509,9 @@ class IndexManager:
         return len(doc_ids) + len(change.removed)
 
     def _rescue(self) -> None:
-        """Queue a job naming this model for rows that waited too long for their vector."""
+        """Rows that waited long for their vector while no job for them is queued any more — the
+        workers that took it serve another model, as halfway through a model change — get a job
+        naming this process's model. Rows still queued are looked at again later."""
         cutoff = time.monotonic() - RESCUE_AFTER_S
         late = {
             name: [i for i, t in items.items() if t < cutoff and (name, i) not in self._rescued]
@@ -501,19 +520,28 @@ class IndexManager:
         if not any(late.values()):
             return
         fingerprint = self.encoder.fingerprint
+        orphans: dict[str, list[int]] = {}
         try:
             with session_scope(self.engine) as session:
                 for name, ids in late.items():
                     if ids:
-                        store.enqueue(session, name, ids, fingerprint)
+                        queued = store.queued_for(session, name, ids, fingerprint)
+                        orphans[name] = [i for i in ids if i not in queued]
+                        store.enqueue(session, name, orphans[name], fingerprint)
         except Exception:  # the next catch-up tries again
             _log.exception("could not queue late rows for encoding")
             return
-        for name, ids in late.items():
-            self._rescued.update((name, i) for i in ids)
-            if ids:
-                _log.warning("%s: %d rows waited > %gs for vectors; queued for model %s",
-                             name, len(ids), RESCUE_AFTER_S, fingerprint)  # fmt: skip
+        now = time.monotonic()
+        with self.lock:
+            for name, ids in late.items():
+                lost = set(orphans.get(name, []))
+                self._rescued.update((name, i) for i in lost)
+                for i in ids:
+                    if i not in lost and i in self.awaiting[name]:
+                        self.awaiting[name][i] = now  # still queued: look again later
+                if lost:
+                    _log.warning("%s: %d rows waited > %gs with no job left; queued for model %s",
+                                 name, len(lost), RESCUE_AFTER_S, fingerprint)  # fmt: skip
 
     def _replacement(
         self, collection: Collection, removed: list[int], ids: list[int], matrix: np.ndarray

@@ -557,6 +557,10 @@ class EmbeddingVector(SQLModel, table=True):
     text_hash: str = Field(max_length=64)
     dim: int
     vector: bytes = Field(sa_type=LargeBinary)
+    # The text's lexical tokens (JSON list) and the tokenizer's fingerprint: an index built from
+    # stored rows does not run jieba over them again either.
+    tokens: str | None = Field(default=None, sa_type=Text)
+    tokenizer: str | None = Field(default=None, max_length=32)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 

@@ -17,7 +17,8 @@ overwrite a newer vector with an older one."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,17 @@ class Encoded:
     collection: str
     item_id: int
     vectors: dict[str, tuple[str, np.ndarray]]  # role → (text hash, vector)
+    tokens: list[str] | None = None  # the text's lexical tokens (when a lexer was given)
+    tokenizer: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored document vector, with the tokens kept beside it (None: from another tokenizer)."""
+
+    hash: str
+    vector: np.ndarray
+    tokens: list[str] | None = None
 
 
 @dataclass
@@ -128,21 +140,33 @@ def stored_vectors(
     collection: str,
     ids: list[int] | None = None,
     role: str = ROLE_DOCUMENT,
-) -> dict[int, tuple[str, np.ndarray]]:
-    """id → (text hash, vector) of the stored vectors (all of the collection when ids is None)."""
-    base = select(
-        col(EmbeddingVector.item_id), col(EmbeddingVector.text_hash), col(EmbeddingVector.vector)
-    ).where(
+    *,
+    tokenizer: str | None = None,
+) -> dict[int, Stored]:
+    """id → the stored vector (all of the collection when ids is None); with `tokenizer`, also
+    the tokens stored beside it when they come from that tokenizer."""
+    columns = [
+        col(EmbeddingVector.item_id),
+        col(EmbeddingVector.text_hash),
+        col(EmbeddingVector.vector),
+    ]
+    if tokenizer is not None:
+        columns += [col(EmbeddingVector.tokens), col(EmbeddingVector.tokenizer)]
+    base = select(*columns).where(
         col(EmbeddingVector.fingerprint) == fingerprint,
         col(EmbeddingVector.collection) == collection,
         col(EmbeddingVector.role) == role,
     )
-    out: dict[int, tuple[str, np.ndarray]] = {}
+    out: dict[int, Stored] = {}
     batches = [None] if ids is None else list(_chunks(ids))
     for chunk in batches:
         stmt = base if chunk is None else base.where(col(EmbeddingVector.item_id).in_(chunk))
-        for item_id, hash_, blob in session.connection().execute(stmt):
-            out[int(item_id)] = (hash_, unpack(blob))
+        for row in session.connection().execute(stmt):
+            values: tuple[Any, ...] = tuple(row)
+            tokens = None
+            if tokenizer is not None and values[4] == tokenizer and values[3] is not None:
+                tokens = json.loads(values[3])
+            out[int(values[0])] = Stored(values[1], unpack(values[2]), tokens)
     return out
 
 
@@ -173,9 +197,9 @@ def query_vector(
     """The stored query vector of a row (a need), when it was computed from this text."""
     found = stored_vectors(session, model.fingerprint, collection, [item_id], ROLE_QUERY)
     hit = found.get(item_id)
-    if hit is None or hit[0] != model.hash(ROLE_QUERY, text_):
+    if hit is None or hit.hash != model.hash(ROLE_QUERY, text_):
         return None
-    return hit[1]
+    return hit.vector
 
 
 def needing_vectors(
@@ -200,8 +224,10 @@ def encode(
     model: Model,
     items: list[tuple[str, Document]],
     progress: Progress | None = None,
+    lexer: Any = None,
 ) -> list[Encoded]:
-    """Every vector of these documents (the query vector too where the collection has one)."""
+    """Every vector of these documents (the query vector too where the collection has one),
+    and their lexical tokens when a lexer is given."""
     if not items:
         return []
     texts = [d.text for _, d in items]
@@ -227,6 +253,9 @@ def encode(
     ]
     for row, i in enumerate(query_rows):
         out[i].vectors[ROLE_QUERY] = (model.hash(ROLE_QUERY, texts[i]), queries[row])
+    if lexer is not None:
+        for e, tokens in zip(out, lexer.tokens_many(texts), strict=True):
+            e.tokens, e.tokenizer = tokens, lexer.fingerprint
     return out
 
 
@@ -301,6 +330,25 @@ def queued_items(session: Session, *, after_id: int, up_to: int) -> int:
     return int(session.connection().execute(select(func.count()).select_from(inner)).scalar() or 0)
 
 
+def queued_for(session: Session, collection: str, ids: list[int], fingerprint: str) -> set[int]:
+    """Which of these rows have a job an encoder of this model would still take."""
+    out: set[int] = set()
+    scope = Scope(fingerprint)
+    for chunk in _chunks(ids):
+        out.update(
+            int(i)
+            for i in session.connection().scalars(
+                select(col(EmbeddingJob.item_id)).where(
+                    col(EmbeddingJob.collection) == collection,
+                    col(EmbeddingJob.item_id).in_(chunk),
+                    scope.clause(),
+                    col(EmbeddingJob.attempts) < MAX_ATTEMPTS,
+                )
+            )
+        )
+    return out
+
+
 def last_job_id(session: Session) -> int:
     from sqlalchemy import func
 
@@ -323,7 +371,7 @@ def store_vectors(
     encoded: list[Encoded],
     *,
     scope: Scope,
-    claimed: list[int] = (),  # type: ignore[assignment]
+    claimed: Sequence[int] = (),
 ) -> StoreResult:
     """Store what was encoded, in the caller's write transaction (see the module docstring)."""
     result = StoreResult()
@@ -363,10 +411,13 @@ def store_vectors(
                 continue
             now = utcnow()
             for role, (hash_, vector) in e.vectors.items():
+                lexical = role == ROLE_DOCUMENT and e.tokens is not None
                 rows.append(
                     {"fingerprint": model.fingerprint, "collection": collection,
                      "item_id": e.item_id, "role": role, "text_hash": hash_, "dim": model.dim,
-                     "vector": pack(vector), "updated_at": now}
+                     "vector": pack(vector), "updated_at": now,
+                     "tokens": json.dumps(e.tokens, ensure_ascii=False) if lexical else None,
+                     "tokenizer": e.tokenizer if lexical else None}
                 )  # fmt: skip
             result.stored.append((collection, e.item_id))
         for start in range(0, len(rows), CHUNK):
@@ -393,6 +444,8 @@ def _upsert(session: Session, rows: list[dict[str, Any]], pg: bool) -> None:
             "text_hash": stmt.excluded.text_hash,
             "dim": stmt.excluded.dim,
             "vector": stmt.excluded.vector,
+            "tokens": stmt.excluded.tokens,
+            "tokenizer": stmt.excluded.tokenizer,
             "updated_at": stmt.excluded.updated_at,
         },
     )

@@ -10,11 +10,14 @@ lock, then stored in a short write transaction; there the worker is a thread of 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +65,9 @@ class EmbeddingWorker:
             encoder = get_encoder(self.settings)
         self.encoder = encoder
         self.model = store.Model.of(encoder)
+        from matcher.text import get_lexer
+
+        self.lexer = get_lexer()  # tokens are stored with the vectors: hosts skip jieba too
         self.scope = scope or store.Scope(self.model.fingerprint)
         self.batch_size = batch_size or self.settings.embedding_batch_size
         self.on_batch = on_batch
@@ -77,13 +83,16 @@ class EmbeddingWorker:
         claimed: list[store.Job] = []
         try:
             if is_sqlite(self.engine):
-                with session_scope(self.engine, write=False) as session:
-                    claimed, todo = self._claim(session)
-                if not claimed:
-                    return None
-                encoded = store.encode(self.encoder, self.model, todo)
-                with session_scope(self.engine) as session:
-                    result = self._store(session, encoded, claimed)
+                with self._sqlite_turn() as turn:
+                    if not turn:
+                        return None
+                    with session_scope(self.engine, write=False) as session:
+                        claimed, todo = self._claim(session)
+                    if not claimed:
+                        return None
+                    encoded = store.encode(self.encoder, self.model, todo, lexer=self.lexer)
+                    with session_scope(self.engine) as session:
+                        result = self._store(session, encoded, claimed)
             else:
                 with session_scope(self.engine) as session:
                     session.connection().execute(
@@ -93,7 +102,7 @@ class EmbeddingWorker:
                     claimed, todo = self._claim(session)
                     if not claimed:
                         return None
-                    encoded = store.encode(self.encoder, self.model, todo)
+                    encoded = store.encode(self.encoder, self.model, todo, lexer=self.lexer)
                     result = self._store(session, encoded, claimed)
         except Exception:
             if claimed:  # the batch rolled back; its jobs count a try (a text that always fails
@@ -118,6 +127,27 @@ class EmbeddingWorker:
         if self.on_batch:
             self.on_batch(report)
         return report
+
+    @contextlib.contextmanager
+    def _sqlite_turn(self) -> Iterator[bool]:
+        """SQLite has no row locks to share a queue by: one batch at a time per database file and
+        model across processes (`duijie serve --workers N` runs N embedded workers); a process
+        that finds the turn taken skips this round instead of encoding the same rows twice."""
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield True
+            return
+        name = hashlib.sha256(f"{self.scope}".encode()).hexdigest()[:12]
+        with open(f"{database}.encoding-{name}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _claim(self, session: Session) -> tuple[list[store.Job], list[tuple[str, Document]]]:
         jobs = store.claim_jobs(session, self.scope, self.batch_size)

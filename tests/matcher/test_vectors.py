@@ -92,6 +92,16 @@ def test_vectors_are_computed_once_and_any_new_process_loads_them(
     assert other.loaded_vectors == 4 and encoder.documents_requested == 0
     assert other.collections["technologies"].ids() == manager.collections["technologies"].ids()
     assert all(r["ok"] for r in other.verify().values())
+    # the lexical side came from the tokens stored beside the vectors, the same as jieba's
+    with session_scope(engine, write=False) as session:
+        rows = session.exec(
+            select(EmbeddingVector).where(EmbeddingVector.role == store.ROLE_DOCUMENT)
+        ).all()
+    assert rows and all(r.tokens and r.tokenizer == other.lexer.fingerprint for r in rows)
+    for i in manager.collections["technologies"].ids():
+        assert other.collections["technologies"].lexical.document_tokens(i) == (
+            manager.collections["technologies"].lexical.document_tokens(i)
+        )
     # a restart after the index directory was lost: the same, from the database
     shutil.rmtree(tiny_settings.index_dir)
     again = IndexManager(engine, tiny_settings, encoder=Encoder(tiny_settings)).open()
@@ -240,3 +250,58 @@ def test_a_saved_position_from_another_database_rebuilds_from_stored_vectors(
     assert "ahead of this database" in again.rebuilt["technologies"]
     assert again.encoder.documents_requested == 0
     assert all(r["ok"] for r in again.verify().values())
+
+
+def test_on_sqlite_one_process_encodes_a_batch_at_a_time(
+    engine: Engine, tiny_settings: Settings
+) -> None:
+    """`duijie serve --workers 2` on SQLite runs two embedded workers: while one encodes a batch
+    the other skips its round instead of encoding the same rows."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL workers share the queue with SKIP LOCKED")
+    IndexManager(engine, tiny_settings).open().close()
+    _add(engine, "船舶压载水处理", "船舶压载水的紫外线处理装置")
+    first = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    second = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    with first._sqlite_turn() as turn:  # as if the first process were encoding a batch
+        assert turn
+        assert second.run_batch() is None
+    report = second.run_batch()
+    assert report is not None and report.stored == 1
+
+
+def test_a_row_whose_job_another_model_took_is_queued_again_for_this_one(
+    engine: Engine,
+    tiny_settings: Settings,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Halfway through a model change, a worker of the new model takes a job a web process of
+    the old model waits on: after a while the web process queues one naming its own model; a
+    row whose job is still queued is left alone."""
+    from matcher import indexing
+
+    IndexManager(engine, tiny_settings).open().close()
+    web = IndexManager(engine, tiny_settings, encoder=Encoder(tiny_settings), encode_inline=False)
+    web.open()
+    new_id = _add(engine, "盾构刀具耐磨涂层", "盾构机刀具的耐磨涂层与修复工艺")
+    monkeypatch.setattr(indexing, "RESCUE_AFTER_S", 0.0)
+    web.catch_up()  # waiting, and its job is still queued: nothing to do
+    assert web.pending()["technologies"] == 1 and _counts(engine)[1] == 1
+    second = tmp_path / "tiny-2"
+    shutil.copytree(tiny_model_dir, second)
+    manifest = json.loads((second / "duijie-model.json").read_text())
+    (second / "duijie-model.json").write_text(json.dumps({**manifest, "fingerprint": "tiny-2"}))
+    other = EmbeddingWorker(
+        engine, tiny_settings, encoder=Encoder(tiny_settings, model=str(second))
+    )
+    report = other.run_batch()
+    assert report is not None and report.stored == 1 and _counts(engine)[1] == 0
+    web.catch_up()  # no job left for its model: it queues one
+    assert _counts(engine)[1] == 1
+    mine = EmbeddingWorker(engine, tiny_settings, encoder=Encoder(tiny_settings))
+    report = mine.run_batch()
+    assert report is not None and report.stored == 1
+    web.catch_up()
+    assert web.is_searchable("technologies", new_id)

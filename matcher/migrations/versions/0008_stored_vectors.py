@@ -67,6 +67,8 @@ def upgrade() -> None:
         sa.Column("text_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("dim", sa.Integer(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("tokens", sa.Text(), nullable=True),
+        sa.Column("tokenizer", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint(
             "fingerprint", "collection", "item_id", "role", name=op.f("pk_embeddingvector")
