@@ -370,6 +370,9 @@ def _plan(
                     )
                 )
         problems.extend(row_problems)
+    if report.skipped_examples and not planned and not problems:
+        # the untouched template: its 【示例】 row is not data
+        problems.append(RowProblem(0, "", "文件没有数据行：第一行为列名，从第二行起每行一条记录"))
     report.problems = sorted(problems, key=lambda p: (p.row, p.column))
     return report, planned
 
