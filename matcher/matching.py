@@ -163,8 +163,9 @@ class Matcher:
         self.engine = engine or manager.engine
         self.fusion = fusion
         self._calibration = calibration  # None: the one stored for the model's fingerprint
-        # With a fitted calibration the order is the relevance figure plus the soft signals —
-        # the parts the chart shows. Without one (a model nobody calibrated), the fused order.
+        # With a fitted calibration the order of a need-length query is the relevance figure
+        # plus the soft signals — the parts the chart shows. A short query (a title, a few
+        # keywords) and a model nobody calibrated keep the fused order.
         self.rank_by_relevance = rank_by_relevance
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -202,7 +203,10 @@ class Matcher:
                 ref_dense = drop(index.vectors.search(vector, k + extra), k)
                 ref_lexical = drop(index.lexical.top(tokens, k + extra), k)
             fused = scoring.fuse(dense, lexical, method=self.fusion)
-            self.assess(collection, vector, tokens, fused, ref_dense, ref_lexical)
+            self.assess(
+                collection, vector, tokens, fused, ref_dense, ref_lexical,
+                order=len(text) >= relevance.ORDER_MIN_CHARS,
+            )  # fmt: skip
         return fused, tokens
 
     @property
@@ -223,8 +227,11 @@ class Matcher:
         items: list[Scored],
         ref_dense: list[tuple[int, float]],
         ref_lexical: list[tuple[int, float]],
+        *,
+        order: bool = True,
     ) -> None:
-        """Set each candidate's evidence, calibrated relevance and label (see matcher.relevance)."""
+        """Set each candidate's evidence, calibrated relevance and label (see matcher.relevance);
+        with `order`, rank them by it (see relevance.ORDER_MIN_CHARS)."""
         if not items:
             return
         index = self.manager.collections[collection]
@@ -261,7 +268,7 @@ class Matcher:
         )
         calibration = self.calibration
         probabilities = calibration.probability(rows)
-        ranked = self.rank_by_relevance and calibration.source != "fallback"
+        ranked = order and self.rank_by_relevance and calibration.source != "fallback"
         for s, row, p in zip(items, rows, probabilities.tolist(), strict=True):
             s.evidence = row
             s.probability = float(p)
