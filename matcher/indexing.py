@@ -381,25 +381,14 @@ class IndexManager:
             progress(len(items), len(items))
         return out
 
-    def catch_up(
-        self,
-        *,
-        force_save: bool = False,
-        progress: Progress | None = None,
-        blocking: bool = True,
-    ) -> int:
+    def catch_up(self, *, force_save: bool = False, progress: Progress | None = None) -> int:
         """Apply what committed since each collection's position; returns how many rows changed
-        in the index (applied or removed). With `blocking=False` (a request that just wrote),
-        return at once when another catch-up is running: it, or the next, applies the change.
+        in the index (applied or removed).
 
         The slow parts (reading rows, tokenizing, encoding inline) run without the search lock;
         only swapping the changes into the collections holds it, so searches are not held up."""
-        if not self._catch_up_lock.acquire(blocking=blocking):
-            return 0
-        try:
+        with self._catch_up_lock:
             return self._catch_up(force_save, progress)
-        finally:
-            self._catch_up_lock.release()
 
     def _catch_up(self, force_save: bool, progress: Progress | None) -> int:
         if not self.collections:
