@@ -165,6 +165,7 @@ class IndexManager:
         lexer: Lexer | None = None,
         save_interval_s: float = 0.0,
         encode_inline: bool = True,
+        encode_at_open: bool = False,
     ) -> None:
         self.engine = engine
         self.settings = settings or get_settings()
@@ -173,6 +174,11 @@ class IndexManager:
         # True: rows without a stored vector are encoded here and then stored (the command line,
         # tests). False (web processes): they wait for a worker.
         self.encode_inline = encode_inline
+        # True (the embedded SQLite site, whose own thread would encode them anyway): rows with
+        # no stored vector are encoded while opening, so the site starts with a full index as
+        # before; afterwards changes wait for the worker like everywhere else.
+        self.encode_at_open = encode_at_open
+        self._encoding_here = encode_inline
         self.collections: dict[str, Collection] = {}
         self.positions: dict[str, Position] = {}
         self.awaiting: dict[str, dict[int, float]] = {name: {} for name in COLLECTIONS}
@@ -222,13 +228,17 @@ class IndexManager:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def open(self, progress: Progress | None = None) -> IndexManager:
-        with self.lock:
-            for name in COLLECTIONS:
-                self._install(name, self._load_or_rebuild(name, progress))
-            self.catch_up(force_save=True, progress=progress)
-            with session_scope(self.engine, write=False) as session:
+        self._encoding_here = self.encode_inline or self.encode_at_open
+        try:
+            with self.lock:
                 for name in COLLECTIONS:
-                    self.meta[name] = load_meta(session, name)
+                    self._install(name, self._load_or_rebuild(name, progress))
+                self.catch_up(force_save=True, progress=progress)
+                with session_scope(self.engine, write=False) as session:
+                    for name in COLLECTIONS:
+                        self.meta[name] = load_meta(session, name)
+        finally:
+            self._encoding_here = self.encode_inline
         return self
 
     def _install(self, name: str, collection: Collection) -> None:
@@ -292,7 +302,7 @@ class IndexManager:
         self.loaded_vectors += len(ready)
         say(f"{name}：载入已存向量 {len(ready)} 条", 0.0)
         awaiting: list[int] = []
-        if missing and self.encode_inline:
+        if missing and self._encoding_here:
             encoded = self._encode_and_store(
                 [(name, d) for d in missing],
                 progress=lambda done, total: say(
@@ -381,25 +391,14 @@ class IndexManager:
             progress(len(items), len(items))
         return out
 
-    def catch_up(
-        self,
-        *,
-        force_save: bool = False,
-        progress: Progress | None = None,
-        blocking: bool = True,
-    ) -> int:
+    def catch_up(self, *, force_save: bool = False, progress: Progress | None = None) -> int:
         """Apply what committed since each collection's position; returns how many rows changed
-        in the index (applied or removed). With `blocking=False` (a request that just wrote),
-        return at once when another catch-up is running: it, or the next, applies the change.
+        in the index (applied or removed).
 
         The slow parts (reading rows, tokenizing, encoding inline) run without the search lock;
         only swapping the changes into the collections holds it, so searches are not held up."""
-        if not self._catch_up_lock.acquire(blocking=blocking):
-            return 0
-        try:
+        with self._catch_up_lock:
             return self._catch_up(force_save, progress)
-        finally:
-            self._catch_up_lock.release()
 
     def _catch_up(self, force_save: bool, progress: Progress | None) -> int:
         if not self.collections:
@@ -422,7 +421,7 @@ class IndexManager:
             for name, items in examine.items():
                 if items:
                     changes.append(self._read_change(session, model, name, list(items)))
-        if self.encode_inline:
+        if self._encoding_here:
             todo = [(c.name, d) for c in changes for d in c.missing]
             if todo:
                 say = progress or (lambda _m, _f: None)
@@ -444,7 +443,7 @@ class IndexManager:
                     self.positions[name] = now
         if changes:
             self.version += 1
-        if not self.encode_inline:
+        if not self._encoding_here:
             self._rescue()
         self._maybe_save(force_save)
         return applied

@@ -67,11 +67,18 @@ def create_app(
             raise RuntimeError("数据库结构不是最新版本：请先运行 `duijie init`")
         # A web process never encodes documents in a request: it loads the stored vectors, and
         # rows without one wait for a worker (a thread here on SQLite, `duijie worker` on
-        # PostgreSQL). An index manager handed in (tests) keeps its own mode.
+        # PostgreSQL). The embedded site encodes what has no vector before it starts serving
+        # (an index built from scratch), as it always did. A manager handed in keeps its mode.
         manager = index_manager
         if manager is None:
             manager = await asyncio.to_thread(
-                IndexManager(engine, settings, save_interval_s=10.0, encode_inline=False).open
+                IndexManager(
+                    engine,
+                    settings,
+                    save_interval_s=10.0,
+                    encode_inline=False,
+                    encode_at_open=settings.runs_embedded_worker(),
+                ).open
             )
         await asyncio.to_thread(manager.encoder.warm_up)
         app.state.engine = engine

@@ -3,9 +3,9 @@ one place).
 
 There are exactly two ways to touch the database at the edge, for pages and API alike:
 `ReadSession` (a dependency, or `read_session(request)` inside a route) for reading, and
-`unit_of_work(request)` for writing — it commits when the block ends and then brings the search
-index up to date if searchable rows changed (what needs new vectors follows when a worker has
-computed them: encoding never happens inside a request)."""
+`unit_of_work(request)` for writing — it commits when the block ends and, if searchable rows
+changed, wakes this process's index follower and encoding worker: the request itself does no
+index work and never encodes (workers compute vectors, the follower applies them)."""
 
 from __future__ import annotations
 
@@ -35,19 +35,22 @@ def read_session(request: Request) -> Iterator[Session]:
 @contextmanager
 def unit_of_work(request: Request) -> Iterator[Session]:
     """The request's write transaction: commit on success, roll back on error; after the commit
-    the index catches up when searchable rows changed (the outbox says so)."""
+    the index follows when searchable rows changed (the outbox says so)."""
     with session_scope(request.app.state.engine, write=True) as session:
         yield session
         changed = bool(session.info.get(OUTBOX_WRITTEN))
     index = getattr(request.app.state, "index", None)
     if changed and index is not None:
-        # Removals and rows whose text (so vector) did not change apply here; new text waits
-        # for a worker, which this wakes, and a catch-up already running applies it instead of
-        # this request waiting. An index that encodes inline (tests) makes it searchable now.
-        worker = getattr(request.app.state, "embedding_worker", None)
-        if worker is not None:
-            worker.poke()
-        index.catch_up(blocking=index.encode_inline)
+        if index.encode_inline:  # tests: the change is searchable in the next response
+            index.catch_up()
+            return
+        # The request does no index work: the follower thread applies the change (woken here,
+        # and by NOTIFY on PostgreSQL), a worker computes new vectors. What search shows is
+        # re-read from the database anyway, so a withdrawn row never appears meanwhile.
+        for name in ("embedding_worker", "index_follower"):
+            loop = getattr(request.app.state, name, None)
+            if loop is not None:
+                loop.poke()
 
 
 def get_read_session(request: Request) -> Iterator[Session]:

@@ -161,3 +161,51 @@ def test_an_import_shows_progress_to_the_end_of_encoding(  # type: ignore[no-unt
         assert "语义向量计算完成：本次导入的 5 条均已可检索" in finished
         hits = client.get("/api/v1/search", params={"q": "深海装备密封件第3型"}).json()
         assert hits["results"][0]["title"] == "深海装备密封件第3型"
+
+
+def test_the_embedded_site_needs_no_other_process(
+    engine: Engine, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`duijie serve` on SQLite: an index built from scratch is encoded before the site serves
+    (as it always was), and a need posted later is encoded by the site's own worker thread,
+    never by the request, and becomes searchable and matched without anything else running."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the embedded default is SQLite")
+    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
+    monkeypatch.delenv("DUIJIE_EMBEDDED_WORKER", raising=False)
+    reset_settings()
+    settings = get_settings()
+    for kind, data in (("organizations", ORGS), ("technologies", TECHS), ("needs", NEEDS)):
+        import_catalog(
+            engine=engine, kind=kind, data=data.encode(), filename=f"{kind}.csv", settings=settings
+        )
+    with session_scope(engine) as session:
+        org = organization_by_name(session=session, name="鞍辽钢铁股份有限公司")
+        assert org is not None
+        accounts.create_user(
+            session=session, email="steel@example.cn", name="steel", password=PASSWORD,
+            role="enterprise", organization_id=org.id, phone="13500009999",
+        )  # fmt: skip
+    token = _token(engine, "steel@example.cn")
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/healthz/index").json()
+        assert health["embedded_worker"] is True
+        assert health["collections"]["technologies"]["count"] == 3
+        assert health["documents_encoded"] == 6  # three results, three needs: at start
+        posted = client.post(
+            "/api/v1/my/needs",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"title": "高炉炉况预警", "description": "高炉炉况在线监测与异常预警",
+                  "kind": "tech"},
+        )  # fmt: skip
+        assert posted.status_code == 201
+        need_id = posted.json()["id"]
+        manager = client.app.state.index  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 20
+        while not manager.is_searchable("needs", need_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert manager.is_searchable("needs", need_id)
+        assert client.get("/healthz/index").json()["documents_encoded"] == 7
+        browser = Browser(client).login("steel")
+        filled = browser.get(f"/needs/{need_id}/technologies", headers={"HX-Request": "true"}).text
+        assert "匹配计算中" not in filled and "高炉炉况在线监测" in filled

@@ -382,11 +382,12 @@ def import_confirm(
     with read_session(request) as session:
         jobs_after = store.last_job_id(session)
         total = store.queued_items(session, after_id=jobs_before, up_to=jobs_after)
-    worker = getattr(request.app.state, "embedding_worker", None)
-    if worker is not None:
-        worker.poke()
-    index = request.app.state.index
-    index.catch_up(blocking=index.encode_inline)
+    for name in ("embedding_worker", "index_follower"):
+        loop = getattr(request.app.state, name, None)
+        if loop is not None:
+            loop.poke()
+    if request.app.state.index.encode_inline:  # tests: searchable in the next response
+        request.app.state.index.catch_up()
     return render(
         request,
         "workspace/import.html",
