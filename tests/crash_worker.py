@@ -44,6 +44,13 @@ def schedule_event(engine, matcher: Matcher, batch: int) -> int:  # type: ignore
             events.register(
                 session, Viewer(user_id=1, organization_id=pk(org), role="enterprise"), event
             )
+        # every pair asked for by both sides: scheduled whatever the stand-in model's relevance
+        people = events.participants(session, pk(event))
+        for me in people:
+            viewer = Viewer(user_id=1, organization_id=me.organization_id, role="enterprise")
+            for other in people:
+                if other.group != me.group:
+                    events.set_request(session, viewer, event, pk(other), "want")
         events.generate_schedule(session, ORGANIZER, matcher, event)
         return pk(event)
 
