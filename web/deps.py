@@ -38,7 +38,8 @@ def unit_of_work(request: Request) -> Iterator[Session]:
     the index follows when searchable rows changed (the outbox says so)."""
     with session_scope(request.app.state.engine, write=True) as session:
         yield session
-        changed = bool(session.info.get(OUTBOX_WRITTEN))
+    # read after the commit: its final flush is often the one that wrote the outbox rows
+    changed = bool(session.info.get(OUTBOX_WRITTEN))
     index = getattr(request.app.state, "index", None)
     if changed and index is not None:
         if index.encode_inline:  # tests: the change is searchable in the next response

@@ -209,3 +209,19 @@ def test_the_embedded_site_needs_no_other_process(
         browser = Browser(client).login("steel")
         filled = browser.get(f"/needs/{need_id}/technologies", headers={"HX-Request": "true"}).text
         assert "匹配计算中" not in filled and "高炉炉况在线监测" in filled
+
+
+def test_a_write_whose_only_flush_is_the_commit_still_updates_the_index(  # type: ignore[no-untyped-def]
+    make_browser, engine: Engine, web_app
+) -> None:
+    """A withdrawal flushes only when it commits: the unit of work must look for outbox rows
+    after the commit, or the index learns of it only when the follower next wakes."""
+    from tests.web.test_pages import _tech_id
+
+    t1 = _tech_id(engine, "T1")
+    univ = make_browser("univ")
+    web_app.state.index_follower.stop()  # nothing but the request itself may apply it
+    univ.post(f"/workspace/technologies/{t1}/withdraw", follow_redirects=False)
+    assert t1 not in web_app.state.index.collections["technologies"].ids()
+    univ.post(f"/workspace/technologies/{t1}/renew", follow_redirects=False)
+    assert t1 in web_app.state.index.collections["technologies"].ids()
