@@ -75,7 +75,7 @@ class Filters:
 
 
 @dataclass
-class Hit:
+class Hit(relevance.Labelled):
     collection: str
     id: int
     score: float
@@ -92,22 +92,9 @@ class Hit:
     match: str | None = None  # 您的需求『…』对应成果中『…』
     assessed: bool = False  # False for a listing shown without a query (newest first)
 
-    @property
-    def figure(self) -> int:
-        return round(100 * self.relevance)
-
-    @property
-    def label_text(self) -> str:
-        return relevance.LABELS[self.label]
-
-    @property
-    def recommendable(self) -> bool:
-        """相关 or better: what may be shown as 推荐, counted, pushed or scheduled."""
-        return relevance.at_least(self.label)
-
 
 @dataclass
-class TeamHit:
+class TeamHit(relevance.Labelled):
     """A team (organization) for a need: its relevance and label are its best result's."""
 
     organization: Organization
@@ -118,18 +105,6 @@ class TeamHit:
     parts: dict[str, float] = field(default_factory=dict)
     relevance: float = 0.0
     label: str = "weak"
-
-    @property
-    def figure(self) -> int:
-        return round(100 * self.relevance)
-
-    @property
-    def label_text(self) -> str:
-        return relevance.LABELS[self.label]
-
-    @property
-    def recommendable(self) -> bool:
-        return relevance.at_least(self.label)
 
 
 @dataclass

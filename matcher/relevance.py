@@ -375,3 +375,25 @@ def describe_figure(relevance: Relevance) -> str:
 def logit(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return math.log(p / (1 - p))
+
+
+class Labelled:
+    """What every hit, team and candidate shows of its relevance: the figure (0–100), the label
+    text, and whether it may be recommended (相关 or better). Subclasses carry `relevance` (the
+    display value, 0–1) and `label`."""
+
+    relevance: float
+    label: str
+
+    @property
+    def figure(self) -> int:
+        return round(100 * self.relevance)
+
+    @property
+    def label_text(self) -> str:
+        return LABELS[self.label]
+
+    @property
+    def recommendable(self) -> bool:
+        """相关 or better: what may be shown as 推荐, counted, pushed, scheduled or invited."""
+        return at_least(self.label)

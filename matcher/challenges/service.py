@@ -389,7 +389,7 @@ class IndicatorCheck:
 
 
 @dataclass
-class Candidate:
+class Candidate(relevance.Labelled):
     organization: Organization
     score: float
     reason: str
@@ -404,19 +404,6 @@ class Candidate:
     parts: dict[str, float] = field(default_factory=dict)
     relevance: float = 0.0  # the team's best result's calibrated relevance (matcher.relevance)
     label: str = "weak"
-
-    @property
-    def figure(self) -> int:
-        return round(100 * self.relevance)
-
-    @property
-    def label_text(self) -> str:
-        return relevance.LABELS[self.label]
-
-    @property
-    def recommendable(self) -> bool:
-        """相关 or better: listed as a candidate to invite; weaker teams are listed apart."""
-        return relevance.at_least(self.label)
 
     @property
     def meets(self) -> int:
