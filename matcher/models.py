@@ -14,7 +14,7 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from matcher import vocab
+from matcher import schemas, vocab
 from matcher.identifiers import credit_code_problem, email_problem, ip_number_problem, phone_problem
 
 # Stable constraint names, so migrations can alter tables on SQLite (batch mode) and PostgreSQL.
@@ -148,12 +148,7 @@ class OrganizationCreate(OrganizationBase):
     @field_validator("province")
     @classmethod
     def _province(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        name = vocab.normalize_province(v)
-        if name is None:
-            raise ValueError(f"未知的省份：{v}")
-        return name
+        return schemas.province(v)
 
     @field_validator("credit_code")
     @classmethod
@@ -207,13 +202,7 @@ class InvestorProfileIn(SQLModel):
     @field_validator("regions")
     @classmethod
     def _regions(cls, v: list[str]) -> list[str]:
-        out = []
-        for x in v:
-            name = vocab.normalize_province(x)
-            if name is None:
-                raise ValueError(f"未知的省份：{x}")
-            out.append(name)
-        return out
+        return [name for name in map(schemas.province, v) if name]
 
     @model_validator(mode="after")
     def _ticket(self) -> InvestorProfileIn:
@@ -443,12 +432,7 @@ class NeedCreate(ContactChecks, NeedBase):
     @field_validator("province")
     @classmethod
     def _province(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        name = vocab.normalize_province(v)
-        if name is None:
-            raise ValueError(f"未知的省份：{v}")
-        return name
+        return schemas.province(v)
 
     @field_validator("visibility")
     @classmethod

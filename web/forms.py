@@ -5,13 +5,15 @@ spreadsheet accept the same writing."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from matcher.catalog.columns import parse_date, parse_ip_items, parse_list, parse_money, parse_price
+from matcher.catalog.columns import parse_ip_items, parse_list
 from matcher.models import NeedCreate, TechnologyCreate
+from matcher.schemas import parse_date, parse_money, parse_price
 from matcher.validation import zh_errors
 
 TECH_FIELDS = (
@@ -23,6 +25,48 @@ NEED_FIELDS = (
     "deadline", "visibility", "amount", "financing_type", "stage", "use_of_funds",
     "contact_name", "contact_phone", "contact_email", "status",
 )  # fmt: skip
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(
+    model: type[M],
+    form: FormData,
+    *,
+    lists: Sequence[str] = (),
+    names: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], M | None, dict[str, str]]:
+    """What people typed → (the values to show again, the validated input model or None, field →
+    Chinese message). The one form-parsing idiom: the model's `Annotated` types (`matcher.schemas`)
+    decide what a field accepts; this only collects the fields.
+
+    `lists` are multi-valued fields (checkboxes, repeated rows); `names` maps a model field to its
+    form field where they differ (errors are keyed by the form's name, which the template shows);
+    `extra` are values the caller parsed itself (nested rows); `errors` are the caller's own
+    messages, which win over the model's for the same field. A blank field is left out, so the
+    model's default (or its "必填") applies."""
+    names = dict(names or {})
+    values: dict[str, Any] = {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+    for name in lists:
+        values[name] = [v for v in form.getlist(name) if isinstance(v, str)]
+    data: dict[str, Any] = {}
+    for field in model.model_fields:
+        raw = values.get(names.get(field, field))
+        if raw not in (None, ""):
+            data[field] = raw
+    data.update(extra or {})
+    form_name = {field: names.get(field, field) for field in model.model_fields}
+    found = dict(errors or {})
+    try:
+        created = model.model_validate(data)
+    except ValidationError as exc:
+        for field, message in zh_errors(exc):
+            found.setdefault(form_name.get(field, field), message)
+        return values, None, found
+    return values, (None if found else created), found
 
 
 def _text(form: FormData, name: str) -> str:

@@ -4,13 +4,13 @@ The README's import reference is generated from these specs (``duijie import --c
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from matcher import vocab
+from matcher.schemas import parse_date, parse_money, parse_price
 
 KINDS = ("organizations", "technologies", "needs")
 KIND_LABELS = {"organizations": "单位", "technologies": "科技成果", "needs": "需求"}
@@ -36,43 +36,6 @@ def parse_int(raw: str) -> int:
     if value != int(value):
         raise ValueError(f"应为整数，实际为「{raw}」")
     return int(value)
-
-
-def parse_money(raw: str) -> float:
-    text = raw.strip().replace(",", "").replace("，", "").removesuffix("万元").removesuffix("万")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"应为数字（单位万元），实际为「{raw}」") from None
-    if value < 0:
-        raise ValueError(f"不能为负数，实际为 {raw}")
-    return value
-
-
-def parse_price(raw: str) -> float | None:
-    if raw.strip() in ("面议", "议价", "协商"):
-        return None
-    return parse_money(raw)
-
-
-_DATE_PATTERNS = (
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
-)
-
-
-def parse_date(raw: str) -> dt.date:
-    text = raw.strip().split(" ")[0].split("T")[0]
-    for pattern in _DATE_PATTERNS:
-        m = pattern.match(text)
-        if m:
-            try:
-                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            except ValueError:
-                break
-    raise ValueError(f"日期无效：「{raw}」（格式如 2027-12-31）")
 
 
 def parse_list(raw: str) -> list[str]:

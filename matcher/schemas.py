@@ -1,0 +1,133 @@
+"""Reusable input types: one definition of what a person may type for a province, a technology
+readiness level, an amount of money or a date, shared by every input model (listings, 揭榜挂帅,
+对接会) and so by the forms, the API and the spreadsheet import.
+
+Each type is an `Annotated` pydantic type whose validator accepts the spellings people use
+("浙江"/"浙江省", "5", "50万", "2027/3/15", blank) and raises a Chinese message; the forms turn
+the messages into per-field errors (`web.forms.parse`) and the API into 422 details.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from matcher import vocab
+
+
+def parse_money(raw: str) -> float:
+    text = raw.strip().replace(",", "").replace("，", "").removesuffix("万元").removesuffix("万")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"应为数字（单位万元），实际为「{raw}」") from None
+    if value < 0:
+        raise ValueError(f"不能为负数，实际为 {raw}")
+    return value
+
+
+def parse_price(raw: str) -> float | None:
+    if raw.strip() in ("面议", "议价", "协商"):
+        return None
+    return parse_money(raw)
+
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+)
+
+
+def parse_date(raw: str) -> dt.date:
+    text = raw.strip().split(" ")[0].split("T")[0]
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                break
+    raise ValueError(f"日期无效：「{raw}」（格式如 2027-12-31）")
+
+
+def blank_to_none(value: Any) -> Any:
+    """A blank form field means "not given", not an empty string or zero."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+def province(value: Any) -> str | None:
+    value = blank_to_none(value)
+    if value is None:
+        return None
+    name = vocab.normalize_province(str(value))
+    if name is None:
+        raise ValueError(f"未知的省份：{value}")
+    return name
+
+
+def _trl(value: Any) -> Any:
+    value = blank_to_none(value)
+    if isinstance(value, str):
+        if not value.isdigit():
+            raise ValueError(f"成熟度应为 1–9 的整数（技术就绪水平 TRL），实际为 {value}")
+        return int(value)
+    return value
+
+
+def _trl_range(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 9:
+        raise ValueError(f"成熟度应为 1–9 的整数（技术就绪水平 TRL），实际为 {value}")
+    return value
+
+
+def _money(value: Any) -> Any:
+    value = blank_to_none(value)
+    if isinstance(value, str):
+        return parse_money(value)
+    return value
+
+
+def _money_range(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if value < 0:
+        raise ValueError("不能为负数")
+    if value > 1e9:
+        raise ValueError("过大（单位为万元）")
+    return float(value)
+
+
+def _date(value: Any) -> Any:
+    value = blank_to_none(value)
+    if isinstance(value, str):
+        return parse_date(value)
+    return value
+
+
+Province = Annotated[str | None, BeforeValidator(province)]
+"""A province of mainland China by any usual spelling, stored by its full name (浙江省); blank is None."""
+
+Trl = Annotated[int | None, BeforeValidator(_trl), AfterValidator(_trl_range)]
+"""Technology readiness level 1–9; blank is None."""
+
+Money = Annotated[float | None, BeforeValidator(_money), AfterValidator(_money_range)]
+"""An amount in 万元 ("50", "50万", "1,200万元"); non-negative; blank is None."""
+
+Day = Annotated[dt.date | None, BeforeValidator(_date)]
+"""A calendar date ("2027-03-15", "2027/3/15", "2027年3月15日"); blank is None."""
+
+OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
+"""Free text where blank means not given."""
+
+
+class InputModel(BaseModel):
+    """Base of the use-case input models: strips strings, refuses unknown fields."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
