@@ -45,11 +45,14 @@ ROLE_FOR_KIND = {
     "investor": "enterprise",
     "agency": "organizer",
 }
-_hasher = PasswordHasher()
+# argon2id with the library's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes). Looked up
+# at each call, so the test suite can swap in the cheapest parameters (tests/conftest.py); hashes
+# carry their own parameters, and a login rehashes a password whose parameters differ.
+PASSWORD_HASHER = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A valid hash of a random password: verifying against it makes a login for an unknown e-mail
 # cost as much as one for a known e-mail, so timing does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
@@ -97,7 +100,7 @@ def create_user(
         email=email,
         name=name.strip()[:60],
         phone=(phone or "").strip() or None,
-        password_hash=_hasher.hash(password),
+        password_hash=PASSWORD_HASHER.hash(password),
         role=role,
         organization_id=organization_id,
         expertise=expertise,
@@ -235,7 +238,7 @@ def verify_password(session: Session, email: str, password: str) -> User | None:
     """The user when the password matches (a rehash is stored when argon2's parameters changed)."""
     user = session.exec(select(User).where(User.email == email)).first()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active:
@@ -243,8 +246,8 @@ def verify_password(session: Session, email: str, password: str) -> User | None:
     blocked = _organization_blocked(session, user)
     if blocked:
         raise Forbidden(blocked)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = PASSWORD_HASHER.hash(password)
         session.add(user)
     return user
 

@@ -30,6 +30,22 @@ PG_URL = os.environ.get("DUIJIE_TEST_PG_URL", "").strip()
 REAL_MODELS = Settings().models_dir
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[object]:
+    """argon2 at production cost takes about 0.3 s per account and per sign-in here, which was
+    most of a web test's set-up. In-process tests use argon2id's cheapest parameters; the
+    production parameters are checked in tests/matcher/test_accounts.py, and subprocesses
+    (the CLI, the multi-process and crash tests) keep them."""
+    from argon2 import PasswordHasher
+
+    from matcher import accounts
+
+    production = accounts.PASSWORD_HASHER
+    accounts.PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield production
+    accounts.PASSWORD_HASHER = production
+
+
 @pytest.fixture(autouse=True)
 def duijie_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own DUIJIE_HOME and fresh settings; nothing touches ~/.local/share."""

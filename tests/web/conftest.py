@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
 
 from matcher import accounts
 from matcher.catalog import import_catalog
-from matcher.config import get_settings, reset_settings
-from matcher.db import session_scope
+from matcher.config import Settings, get_settings, reset_settings
+from matcher.db import dispose_engines, make_engine, session_scope
 from matcher.indexing import IndexManager
+from matcher.migrate import upgrade
 from matcher.services import organization_by_name
+from tests.conftest import PG_URL
 from web.app import create_app
 
 PASSWORD = "test-pass-123"
@@ -48,13 +53,8 @@ USERS = {
 }
 
 
-@pytest.fixture
-def web_app(
-    engine: Engine, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[object]:
-    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
-    reset_settings()
-    settings = get_settings()
+def load_small_catalog(engine: Engine, settings: Settings) -> None:
+    """The organizations, results, needs and users every web test starts from."""
     for kind, data in (("organizations", ORGS), ("technologies", TECHS), ("needs", NEEDS)):
         import_catalog(
             engine=engine, kind=kind, data=data.encode(), filename=f"{kind}.csv", settings=settings
@@ -66,6 +66,123 @@ def web_app(
                 session=session, email=email, name=email.split("@")[0], password=PASSWORD, role=role,
                 organization_id=org.id if org else None, phone="13500009999",
             )  # fmt: skip
+
+
+class WebTemplates:
+    """A data directory per backend, built once per run: the migrated database with the small
+    catalog and users, and its index. Each web test starts from a copy (a file copy on SQLite,
+    CREATE DATABASE … TEMPLATE on PostgreSQL) instead of migrating, importing, hashing and
+    indexing again — that set-up was most of a web test's time."""
+
+    def __init__(self, base: Path, model_dir: Path, pg_admin: Engine | None) -> None:
+        self.base, self.model_dir, self.pg_admin = base, model_dir, pg_admin
+        self.homes: dict[str, tuple[Path, str]] = {}
+        self.pg_databases: list[str] = []
+
+    def _build(self, home: Path, url: str) -> None:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DUIJIE_HOME", str(home))
+            mp.setenv("DUIJIE_DATABASE_URL", url)
+            mp.setenv("DUIJIE_EMBEDDING_MODEL", str(self.model_dir))
+            reset_settings()
+            settings = get_settings()
+            settings.ensure_home()
+            engine = make_engine(url)
+            upgrade(engine)
+            load_small_catalog(engine, settings)
+            IndexManager(engine, settings).open().close()
+            engine.dispose()
+            dispose_engines()
+        reset_settings()
+
+    def template(self, backend: str) -> tuple[Path, str]:
+        """(data directory, database: a SQLite file name in it or a PostgreSQL database name)."""
+        if backend not in self.homes:
+            home = self.base / backend
+            if backend == "sqlite":
+                self._build(home, f"sqlite:///{home / 'test.db'}")
+                self.homes[backend] = (home, "test.db")
+            else:
+                assert self.pg_admin is not None
+                name = f"webtpl_{uuid.uuid4().hex[:12]}"
+                self._create_database(name)
+                self._build(home, self.pg_url(name))
+                self.homes[backend] = (home, name)
+        return self.homes[backend]
+
+    def pg_url(self, database: str) -> str:
+        url = make_url(PG_URL).set(database=database)
+        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    def _create_database(self, name: str, template: str | None = None) -> None:
+        assert self.pg_admin is not None
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with self.pg_admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        self.pg_databases.append(name)
+
+    def drop_database(self, name: str) -> None:
+        assert self.pg_admin is not None
+        with self.pg_admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.pg_databases:
+            self.pg_databases.remove(name)
+
+    def copy_into(self, home: Path, db_url: str) -> tuple[str, str | None]:
+        """Copy the template for db_url's backend into home: (database URL, database to drop)."""
+        backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+        template_home, database = self.template(backend)
+        shutil.copytree(template_home, home, dirs_exist_ok=True)
+        if backend == "sqlite":
+            return f"sqlite:///{home / database}", None
+        name = f"web_{uuid.uuid4().hex[:12]}"
+        self._create_database(name, template=database)
+        return self.pg_url(name), name
+
+
+@pytest.fixture(scope="session")
+def web_templates(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, pg_admin: Engine | None
+) -> Iterator[WebTemplates]:
+    templates = WebTemplates(tmp_path_factory.mktemp("web-templates"), tiny_model_dir, pg_admin)
+    yield templates
+    for name in list(templates.pg_databases):
+        templates.drop_database(name)
+
+
+@pytest.fixture
+def engine(
+    request: pytest.FixtureRequest,
+    db_url: str,
+    duijie_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Engine]:
+    """As the suite's `engine` (migrated, the configured database); a test that runs the web
+    app gets a copy of the template with the small catalog, users and index instead of an empty one."""
+    url, cloned = db_url, None
+    if "web_app" in request.fixturenames:
+        templates: WebTemplates = request.getfixturevalue("web_templates")
+        url, cloned = templates.copy_into(duijie_home, db_url)
+    monkeypatch.setenv("DUIJIE_DATABASE_URL", url)
+    reset_settings()
+    eng = make_engine(url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    if cloned:
+        dispose_engines()
+        request.getfixturevalue("web_templates").drop_database(cloned)
+
+
+@pytest.fixture
+def web_app(
+    engine: Engine, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[object]:
+    monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
+    reset_settings()
+    settings = get_settings()
     manager = IndexManager(engine, settings).open()
     app = create_app(settings, index_manager=manager)
     yield app

@@ -22,7 +22,7 @@ from matcher.embedding.worker import EmbeddingWorker
 from matcher.indexing import IndexManager
 from matcher.models import User
 from matcher.services import organization_by_name
-from tests.web.conftest import NEEDS, ORGS, PASSWORD, TECHS, USERS, Browser
+from tests.web.conftest import NEEDS, ORGS, PASSWORD, TECHS, USERS, Browser, load_small_catalog
 from web.app import create_app
 
 
@@ -32,17 +32,7 @@ def settings(engine: Engine, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DUIJIE_EMBEDDED_WORKER", "off")  # the test plays the worker
     reset_settings()
     settings = get_settings()
-    for kind, data in (("organizations", ORGS), ("technologies", TECHS), ("needs", NEEDS)):
-        import_catalog(
-            engine=engine, kind=kind, data=data.encode(), filename=f"{kind}.csv", settings=settings
-        )
-    with session_scope(engine) as session:
-        for email, org_name, role in USERS.values():
-            org = organization_by_name(session=session, name=org_name) if org_name else None
-            accounts.create_user(
-                session=session, email=email, name=email.split("@")[0], password=PASSWORD,
-                role=role, organization_id=org.id if org else None, phone="13500009999",
-            )  # fmt: skip
+    load_small_catalog(engine, settings)
     IndexManager(engine, settings).open().close()  # the catalog's vectors, stored once
     return settings
 
