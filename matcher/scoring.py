@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RRF_K = 60
+DEPTH = 200  # candidates taken from each side before fusion (recommendations)
 FUSIONS = ("relative", "rrf")
 
 

@@ -252,7 +252,7 @@ def side_values(
                 probes = [(f"{org.industry or ''} {org.description}", None)]
         for text, need_id in probes:
             fused, _tokens = matcher.candidates("technologies", text)
-            meta = matcher._meta(session, "technologies", [s.id for s in fused])
+            meta = matcher.candidate_meta(session, "technologies", [s.id for s in fused])
             for item in fused:
                 row = meta.get(item.id)
                 if row is None or row.status != "published" or item.id not in owner_of_tech:

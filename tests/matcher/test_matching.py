@@ -13,8 +13,9 @@ from matcher.access import ANONYMOUS, Viewer
 from matcher.catalog import import_catalog
 from matcher.config import Settings, get_settings, reset_settings
 from matcher.db import session_scope
+from matcher.filters import Filters
 from matcher.indexing import IndexManager
-from matcher.matching import Filters, Matcher
+from matcher.matching import Matcher
 from matcher.models import Need, Organization, Technology
 from matcher.scoring import fuse
 

@@ -12,7 +12,9 @@ from sqlmodel import col, select
 from matcher import accounts, leads, listings, vocab
 from matcher.access import ANONYMOUS, Viewer, owns
 from matcher.errors import NotFound, Unauthorized, ValidationFailed
-from matcher.matching import Filters, Hit, Matcher
+from matcher.filters import Filters
+from matcher.hits import Hit
+from matcher.matching import Matcher
 from matcher.models import ApiToken, Need, NeedCreate, Technology, TechnologyCreate, utcnow
 from web.deps import client_ip, get_matcher, read_session, unit_of_work, viewer_for
 

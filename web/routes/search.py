@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from matcher import services, vocab
-from matcher.matching import Filters
+from matcher.filters import Filters
 from web.deps import CurrentViewer, EngineMatcher, read_session
 from web.templating import render
 
