@@ -92,7 +92,7 @@ class Collection:
     tokenizer_fingerprint: str
     last_outbox_id: int = 0
     # Where the collection stands in the database's change log (opaque here: see
-    # matcher.indexing.Position) and the rows changed but still waiting for their vectors.
+    # matcher.outbox.Position) and the rows changed but still waiting for their vectors.
     position: dict[str, Any] = field(default_factory=dict)
     awaiting: list[int] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -516,7 +516,7 @@ class Matcher:
         """Filter columns of the candidates, from the index's copy (rows shown are re-read)."""
         meta = self.manager.meta.get(collection)
         if not meta:
-            from matcher.indexing import load_meta
+            from matcher.documents import load_meta
 
             return load_meta(session, collection, ids) if ids else {}
         return {i: meta[i] for i in ids if i in meta}

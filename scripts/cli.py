@@ -661,7 +661,8 @@ def index_rebuild(
     ] = None,
 ) -> None:
     """从数据库重建索引（向量 + BM25），原子替换。"""
-    from matcher.indexing import COLLECTIONS, IndexManager
+    from matcher.documents import COLLECTIONS
+    from matcher.indexing import IndexManager
 
     names = (collection,) if collection else COLLECTIONS
     if collection and collection not in COLLECTIONS:
