@@ -1,7 +1,7 @@
 """The data model of technology transfer (SQLModel; one family per entity).
 
-`XBase` holds the fields people edit, `X` is the table, `XCreate` / `XUpdate` validate input with
-Chinese messages, `XPublic` is what the API returns. Lists (keywords, modes, IP items, investor
+`XBase` holds the fields people edit, `X` is the table, `XCreate` validates input with Chinese
+messages (the shared validators and types are matcher.schemas'). Lists (keywords, modes, IP items, investor
 preferences) are JSON columns: they are values of their owner, never queried on their own.
 """
 
@@ -15,7 +15,15 @@ from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 
 from matcher import schemas, vocab
-from matcher.identifiers import credit_code_problem, email_problem, ip_number_problem, phone_problem
+from matcher.identifiers import credit_code_problem, ip_number_problem
+from matcher.schemas import (
+    ContactChecks,
+    FieldProblem,
+    check_amount,
+    check_choice,
+    check_text,
+    check_trl,
+)
 
 # Stable constraint names, so migrations can alter tables on SQLite (batch mode) and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -30,81 +38,6 @@ SQLModel.metadata.naming_convention = {
 def utcnow() -> dt.datetime:
     """Aware UTC; SQLModel's UTCDateTime refuses naive values and stores UTC on SQLite too."""
     return dt.datetime.now(dt.UTC)
-
-
-class FieldProblem(ValueError):
-    """A validation message that belongs to one field, even when a model validator raises it."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# --------------------------------------------------------------------------------------------
-# shared validators (Chinese messages; the importer and the web reuse them)
-# --------------------------------------------------------------------------------------------
-
-
-def check_choice(value: str, allowed: dict[str, str] | tuple[str, ...], what: str) -> str:
-    if isinstance(allowed, dict):
-        code = vocab.code_for_label(allowed, value)
-        if code is None:
-            raise ValueError(f"未知的{what}：{value}（可选：{'、'.join(allowed.values())}）")
-        return code
-    if value not in allowed:
-        raise ValueError(f"未知的{what}：{value}（可选：{'、'.join(allowed)}）")
-    return value
-
-
-def check_trl(value: int | None, what: str = "成熟度") -> int | None:
-    if value is None:
-        return None
-    if not 1 <= int(value) <= 9:
-        raise ValueError(f"{what}应为 1–9 的整数（技术就绪水平 TRL），实际为 {value}")
-    return int(value)
-
-
-def check_amount(value: float | None, what: str) -> float | None:
-    if value is None:
-        return None
-    if value < 0:
-        raise ValueError(f"{what}不能为负数")
-    if value > 1e9:
-        raise ValueError(f"{what}过大（单位为万元）")
-    return float(value)
-
-
-def check_text(value: str, what: str, *, max_length: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValueError(f"{what}不能为空")
-    if len(value) > max_length:
-        raise ValueError(f"{what}过长：最多 {max_length} 个字，实际 {len(value)} 个字")
-    return value
-
-
-class ContactChecks(SQLModel):
-    """Field validators for the contact columns shared by listings."""
-
-    @field_validator("contact_phone", check_fields=False)
-    @classmethod
-    def _phone(cls, v: str | None) -> str | None:
-        if not v or not v.strip():
-            return None
-        problem = phone_problem(v)
-        if problem:
-            raise ValueError(problem)
-        return v.strip()
-
-    @field_validator("contact_email", check_fields=False)
-    @classmethod
-    def _email(cls, v: str | None) -> str | None:
-        if not v or not v.strip():
-            return None
-        problem = email_problem(v)
-        if problem:
-            raise ValueError(problem)
-        return v.strip()
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from matcher.models import FieldProblem
+from matcher.schemas import FieldProblem
 
 MESSAGES = {
     "missing": "必填",
