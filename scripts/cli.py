@@ -89,11 +89,11 @@ def _safe_url(url: str) -> str:
 @friendly_errors
 def demo_data() -> None:
     """载入演示数据：1,400 余项理工农医科技成果、160 余条企业需求、单位与投资机构、揭榜挂帅榜单和一场钢铁集团专场对接会（可重复执行）。"""
-    from matcher.demo.build import load_demo
-    from matcher.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
+    from tools.demo.build import load_demo
+    from tools.demo.users import DEMO_PASSWORD, DOMAIN, load_demo_users
 
     engine = _ready_engine()
-    from matcher.challenges.demo import load_demo_challenges, load_demo_experts
+    from tools.demo.challenges import load_demo_challenges, load_demo_experts
 
     with console.status("正在导入演示数据…"):
         reports = load_demo(engine)
@@ -114,7 +114,7 @@ def demo_data() -> None:
 def _demo_event_if_missing(engine: Any) -> None:
     """The steel group's 对接会 with its draft schedule, once (it needs the search model)."""
     from matcher.errors import ModelUnavailable
-    from matcher.events.demo import DEMO_EVENT_NAME, create_demo_event, demo_event_id
+    from tools.demo.events import DEMO_EVENT_NAME, create_demo_event, demo_event_id
 
     if demo_event_id(engine) is not None:
         return
@@ -511,7 +511,7 @@ def model_build(
     """离线构建内置模型（e5 与 static）到 $DUIJIE_HOME/models；已是最新的不重建。
     随后为尚无相关度校准的模型拟合校准（按模型指纹保存；内置 e5 的校准随软件附带）。"""
     from matcher.config import get_settings
-    from matcher.embedding.build import build_models
+    from tools.model_build.build import build_models
 
     names = (only,) if only else ("e5", "static")
     if only and only not in ("e5", "static"):
@@ -532,8 +532,8 @@ def model_build(
 def _calibrate_if_missing(settings: Any, name: str, fingerprint: str) -> None:
     """Fit the relevance calibration of a built model that has none (stored by fingerprint)."""
     from matcher import relevance
-    from matcher.evaluation.calibration import run
     from matcher.text import get_lexer
+    from tools.evaluation.calibration import run
 
     lexer = get_lexer()
     if relevance.load(settings.home, fingerprint, lexer.fingerprint).source != "fallback":
@@ -597,7 +597,7 @@ def eval_sts(
     """STS-B、SOHU-dd、SOHU-dc 的 Spearman×100 与摘要编码速度（单进程）。"""
     from matcher.config import get_settings
     from matcher.embedding.encoder import Encoder
-    from matcher.evaluation.sts import evaluate_encoder, evaluate_packed_engine
+    from tools.evaluation.sts import evaluate_encoder, evaluate_packed_engine
 
     encoder = Encoder(get_settings(), model=model, use_cache=False)
     with console.status(f"正在评测 {encoder.setting}…"):
@@ -796,7 +796,7 @@ def eval_teams(
     """把每条需求作为揭榜挂帅榜单发布在演示数据上（临时工作区），看能否找到拥有相关成果的单位：
     单位 Recall@5 与 MRR，同一次运行中对比仅 BM25、仅向量。"""
     from matcher.config import get_settings
-    from matcher.evaluation.teams import run
+    from tools.evaluation.teams import run
 
     if queries is not None and not queries.exists():
         raise DomainError(f"查询文件不存在：{queries}")
@@ -834,7 +834,7 @@ def eval_calibration(
     """相关度标签是否可信：交叉验证的 AUROC、高度相关的准确率与覆盖率、无答案需求的误判率，
     同一次运行中对比原始余弦阈值。默认用 needs_dev、needs_dev_alt 与 needs_dev_unanswerable。"""
     from matcher.config import get_settings
-    from matcher.evaluation.calibration import run
+    from tools.evaluation.calibration import run
 
     for path in [*(answerable or []), *(unanswerable or [])]:
         if not path.exists():
@@ -885,7 +885,7 @@ def eval_retrieval(
 ) -> None:
     """在临时工作区索引 2,000 篇 CSL 摘要，比较引擎、仅 BM25、仅向量：nDCG@10、Recall@1/10、MRR@10。"""
     from matcher.config import get_settings
-    from matcher.evaluation.retrieval import run
+    from tools.evaluation.retrieval import run
 
     if queries is not None and not queries.exists():
         raise DomainError(f"查询文件不存在：{queries}")
@@ -937,8 +937,8 @@ def bench_search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """N 条目下的建索引吞吐、端到端检索延迟、向量检索延迟、内存与近似检索召回率。"""
-    from matcher.bench import run
     from matcher.config import get_settings
+    from tools.bench.search import run
 
     if n < 1:
         raise DomainError("N 至少为 1")
@@ -975,7 +975,7 @@ def bench_ingest(
     import tempfile
 
     from matcher.config import get_settings
-    from scripts.bench_ingest import run
+    from tools.bench.ingest import run
 
     if n < 2:
         raise DomainError("N 至少为 2")
@@ -1024,7 +1024,7 @@ def bench_web(
 ) -> None:
     """在本机回环上对演示数据压测：检索片段与带推荐的详情页的 p50/p95/p99 与错误数。"""
     from matcher.config import get_settings
-    from web.bench import run, run_ramp
+    from tools.bench.web import run, run_ramp
 
     _ready_engine()
     if ramp:
@@ -1109,8 +1109,8 @@ def event_demo(
 ) -> None:
     """在演示数据上（重新）创建钢铁集团专场对接会（集团成员及主题行业企业 × 院所团队，2 场 × 8 轮，20 桌）并生成日程草稿。"""
     from matcher.db import session_scope
-    from matcher.events.demo import create_demo_event
     from matcher.events.models import Event
+    from tools.demo.events import create_demo_event
 
     engine = _ready_engine()
     matcher = _matcher(engine)
@@ -1156,7 +1156,7 @@ def bench_event(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """合成一场给定规模的对接会并排程：求解时间、洽谈数、冲突（独立校验）、必须见、价值比。"""
-    from matcher.events.bench import run
+    from tools.bench.event import run
 
     if min(enterprises, teams, slots, tables) < 1:
         raise DomainError("各项规模至少为 1")

@@ -105,7 +105,8 @@ def build_models(
     progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build what is missing or out of date; returns each model's manifest and whether it was built."""
-    from matcher.embedding import build_e5, build_static, cards
+    from matcher.embedding import cards
+    from tools.model_build import e5, static
 
     settings.ensure_home()
     say = progress or (lambda _m, _f: None)
@@ -118,7 +119,7 @@ def build_models(
         else:
             manifest = _build_into(
                 target,
-                lambda tmp: build_e5.build_e5(tmp, lambda m, f: say(f"e5：{m}", f)),
+                lambda tmp: e5.build_e5(tmp, lambda m, f: say(f"e5：{m}", f)),
                 sources,
                 cards.e5_card,
             )
@@ -126,13 +127,13 @@ def build_models(
     if "static" in names:
         target = settings.models_dir / "static"
         teacher = settings.models_dir / "e5"
-        sources = build_static.static_sources(read_manifest(teacher))
+        sources = static.static_sources(read_manifest(teacher))
         if not force and is_up_to_date(target, sources):
             results["static"] = {**read_manifest(target), "built": False}
         else:
             manifest = _build_into(
                 target,
-                lambda tmp: build_static.build_static(
+                lambda tmp: static.build_static(
                     tmp, teacher, settings, lambda m, f: say(f"static：{m}", f)
                 ),
                 sources,

@@ -28,7 +28,7 @@ import numpy as np
 from sqlmodel import select
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 ZIPF_S = 1.0
 
@@ -180,7 +180,7 @@ def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> 
     env = {**os.environ, "DUIJIE_HOME": str(home), **(extra_env or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -278,7 +278,7 @@ def embedding_worker(home: Path, extra_env: dict[str, str]) -> Iterator[None]:
     env = {**os.environ, "DUIJIE_HOME": str(home), **extra_env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "worker"], env=env,
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:

@@ -2,7 +2,7 @@
 the companies of 鞍辽钢铁集团 and the province's enterprises of its themes (metallurgy and mining,
 equipment, materials, energy, chemicals) meet research teams whose results are in those fields
 (up to 40 enterprises × 60 teams, 2 sessions × 8 slots, 20 tables). An enterprise takes part
-only when its industry's main field is one of the themes (``matcher.demo.industries``)."""
+only when its industry's main field is one of the themes (``tools.demo.industries``)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from sqlmodel import Session, col, func, select
 
 from matcher.access import Viewer
 from matcher.db import session_scope
-from matcher.demo import records
-from matcher.demo.industries import main_field
 from matcher.events import service
 from matcher.events.models import Event, MeetingRequest, Participant
 from matcher.models import Need, Organization, Technology, User, pk
+from tools.demo import records
+from tools.demo.industries import main_field
 
 DEMO_EVENT_NAME = "鞍辽钢铁集团 × 院所团队 科技成果转化专场对接会"
 DEMO_GROUP = "鞍辽钢铁集团"

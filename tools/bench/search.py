@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 Progress = Callable[[str, float], None]
 NOISE = 0.35  # per-dimension noise relative to 1/sqrt(dim): copies stay near their original

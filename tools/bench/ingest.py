@@ -27,8 +27,16 @@ from sqlalchemy.engine import make_url
 
 from matcher import vocab
 from matcher.config import Settings
-from matcher.datasets import dataset
-from scripts.cluster import Process, WebHost, spawn, start_web, start_worker, stopping, wait_until
+from tools.bench.cluster import (
+    Process,
+    WebHost,
+    spawn,
+    start_web,
+    start_worker,
+    stopping,
+    wait_until,
+)
+from tools.datasets import dataset
 
 CATALOG_ROWS = 1000
 UNIVERSITIES = 40

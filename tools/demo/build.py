@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from matcher.catalog.exporter import write_csv
 from matcher.catalog.importer import ImportReport, import_catalog
 from matcher.config import Settings, get_settings
-from matcher.demo import records
-from matcher.demo.suppliers import APPLIED, DISCIPLINE_FIELDS, SUPPLIERS, shown_in_demo
 from matcher.identifiers import make_credit_code, make_patent_number
+from tools.datasets import dataset
+from tools.demo import records
+from tools.demo.suppliers import APPLIED, DISCIPLINE_FIELDS, SUPPLIERS, shown_in_demo
 
 TODAY = dt.date(2026, 11, 27)
 ORGANIZER_NAME = "辽沈科技成果转化服务中心"
@@ -85,14 +86,14 @@ def _enterprise_description(e: records.Enterprise) -> str:
     return f"{e.industry}企业{member}（演示数据，虚构单位）"
 
 
-def build_files(shared_data: Path, *, evaluation: bool = False) -> DemoFiles:
+def build_files(*, evaluation: bool = False) -> DemoFiles:
     """The demo's organizations, technologies and needs as import files.
 
     The demo lists as 科技成果 the CSL abstracts of the allowed disciplines (``shown_in_demo``)
     and the results written for it. ``evaluation=True`` gives the evaluations' corpus instead:
     all 2,000 abstracts under their usual owners and nothing written for the demo, so that what
     the demo shows never moves an evaluation figure."""
-    docs = load_csl(shared_data / "csl" / "docs.jsonl")
+    docs = load_csl(dataset("csl/docs.jsonl"))
     written = () if evaluation else records.written_results()
     if not evaluation:
         docs = [doc for doc in docs if shown_in_demo(doc)]
@@ -273,7 +274,7 @@ def build_files(shared_data: Path, *, evaluation: bool = False) -> DemoFiles:
         if need.text_from:
             if need.text_from not in borrowed:
                 borrowed[need.text_from] = {
-                    row["id"]: row for row in load_dev_needs(shared_data / need.text_from)
+                    row["id"]: row for row in load_dev_needs(dataset(need.text_from))
                 }
             description = borrowed[need.text_from][need.code]["query"]
         else:
@@ -319,13 +320,12 @@ def load_demo(
     engine: Engine,
     *,
     settings: Settings | None = None,
-    shared_data: Path | None = None,
     evaluation: bool = False,
 ) -> list[ImportReport]:
     """Import the demo organizations, technologies and needs (idempotent: a second run changes
     nothing); ``evaluation=True`` imports the evaluations' corpus (see ``build_files``)."""
     settings = settings or get_settings()
-    files = build_files(shared_data or default_shared_data(), evaluation=evaluation)
+    files = build_files(evaluation=evaluation)
     demo_settings = settings.model_copy(
         update={"import_max_rows": max(settings.import_max_rows, 10_000)}
     )
@@ -346,10 +346,3 @@ def load_demo(
             )
         )
     return reports
-
-
-def default_shared_data() -> Path:
-    """The datasets shipped in the package (DUIJIE_DATASETS overrides)."""
-    from matcher.datasets import datasets_dir
-
-    return datasets_dir()

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 STATIC_RECIPE = "static-tokenlearn-whiten-1"
 TOP_WORDS = 60_000
@@ -272,6 +272,6 @@ def _pin_module_types(target: Path) -> None:
 
 def evaluate_static(path: Path) -> dict[str, float]:
     """STS-B valid (dev) and the test sets, measured on the built files (seconds for a static model)."""
-    from matcher.evaluation.sts import score_model_on_sets
+    from tools.evaluation.sts import score_model_on_sets
 
     return score_model_on_sets(str(path), sets=("stsb_valid", "stsb", "sohu_dd", "sohu_dc"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 K = 10
 Progress = Callable[[str, float], None]
@@ -53,7 +53,7 @@ def corpus_csv(docs: list[dict[str, Any]], owner: str, *, full: bool = False) ->
     """The abstracts as a technology catalog; `full` keeps their titles and keywords (as the
     demo's listings have them), otherwise they are left out so title → abstract is a real task."""
     from matcher.catalog.exporter import write_csv
-    from matcher.demo.suppliers import DISCIPLINE_FIELDS
+    from tools.demo.suppliers import DISCIPLINE_FIELDS
 
     headers = [
         "编号",
@@ -133,8 +133,8 @@ def technique_ranking(
 ) -> list[int]:
     """The engine's fused ranking with one or both Recall@1 techniques switched on
     (matcher.refinement), the rest of the path unchanged."""
-    from matcher.evaluation import refinement
     from matcher.matching import SEARCH_DEPTH
+    from tools.evaluation import refinement
 
     manager = matcher.manager
     lexical = manager.collections["technologies"].lexical
@@ -158,8 +158,8 @@ def _calibrated_matchers(
 ) -> tuple[Any, dict[str, Any]]:
     """Matchers ranking by relevance: one per cross-validation fold (for the needs it held out)
     and one calibrated on every need (for titles and keywords, which no calibration saw)."""
-    from matcher.evaluation import calibration as calib
     from matcher.matching import Matcher
+    from tools.evaluation import calibration as calib
 
     queries: list[tuple[str, str, set[int], bool]] = []
     for needs in need_sets.values():
