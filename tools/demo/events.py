@@ -66,125 +66,172 @@ def create_demo_event(
     tables: int = 20,
     seed: int = 2026,
 ) -> int:
+    """(Re)create the steel group's event: invite, register, request as participants would, and
+    generate the draft schedule."""
     rng = random.Random(seed)
     with session_scope(engine) as session:
-        organizer = session.exec(
-            select(User).where(User.role == "organizer").order_by(col(User.id))
-        ).first()
-        if organizer is None:
-            raise RuntimeError("no organizer account: run `duijie demo-data` first")
-        viewer = Viewer(organizer.id, organizer.organization_id, "organizer")
-        old = session.exec(select(Event).where(Event.name == DEMO_EVENT_NAME)).first()
-        if old is not None:
-            session.delete(old)
-            session.flush()
-        day = dt.date.today() + dt.timedelta(days=30)
-        event = service.create_event(
-            session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
-            theme_fields=THEME_FIELDS, meeting_cap=8,
-            description=f"{DEMO_GROUP}下属企业及省内冶金、装备、材料、能源与化工企业，与高校院所科研团队的一对一洽谈。【{records.WRITTEN_FOR_DEMO}】",
-            registration_deadline=day - dt.timedelta(days=7),
-            sessions=[
-                {"day": day, "start": dt.time(9, 0), "end": dt.time(11, 50), "slot_minutes": 20, "breaks": [["10:20", "10:30"]], "name": "上午场"},
-                {"day": day, "start": dt.time(14, 0), "end": dt.time(16, 50), "slot_minutes": 20, "breaks": [["15:20", "15:30"]], "name": "下午场"},
-            ],
-            tables=tables,
-        )  # fmt: skip
+        viewer = _organizer(session)
+        event = _new_event(session, viewer, tables)
         event_id = pk(event)
-
         demand_orgs = demand_organizations(session, enterprises)
-
-        # research teams: an institute's results in the event's fields grouped by team, best
-        # matches first
-        techs = session.exec(
-            select(Technology)
-            .join(Organization, col(Organization.id) == col(Technology.owner_id))
-            .where(
-                Technology.status == "published",
-                col(Technology.field).in_(THEME_FIELDS),
-                col(Organization.kind).in_(("university", "institute")),
-            )
-        ).all()
-        team_techs: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for tech in techs:
-            team_techs[(tech.owner_id, tech.team or "科研团队")].append(pk(tech))
+        team_techs = research_teams(session)
         keys = list(team_techs)
-        supply_sides = [
-            service.Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
-            for i, k in enumerate(keys)
+        chosen = _best_matched_teams(session, matcher, demand_orgs, team_techs, teams)
+        people = [
+            *(_demand_participant(session, event, org_id) for org_id in demand_orgs),
+            *(_supply_participant(event, keys[s], team_techs) for s in chosen),
         ]
-        demand_sides = service.organization_sides(session, demand_orgs, "demand")
-        values = service.side_values(session, matcher, demand_sides, supply_sides)
-        strength: dict[int, float] = defaultdict(float)
-        for (_d, s), v in values.items():
-            strength[s] += v.score
-        per_org: dict[int, int] = defaultdict(int)
-        chosen: list[int] = []
-        for s in sorted(strength, key=lambda k: -strength[k]):
-            org_id = keys[s][0]
-            if per_org[org_id] >= 3:
-                continue
-            chosen.append(s)
-            per_org[org_id] += 1
-            if len(chosen) >= teams:
-                break
-
-        people: list[Participant] = []
-        for org_id in demand_orgs:
-            need_ids = [
-                i
-                for i in session.exec(
-                    select(Need.id).where(
-                        Need.owner_id == org_id, Need.status == "published", Need.kind == "tech"
-                    )
-                ).all()
-                if i
-            ]
-            people.append(
-                Participant(
-                    event_id=event_id,
-                    organization_id=org_id,
-                    group="demand",
-                    status="registered",
-                    need_ids=need_ids,
-                    registered_at=event.created_at,
-                )
-            )
-        for s in chosen:
-            org_id, team = keys[s]
-            people.append(Participant(event_id=event_id, organization_id=org_id, team=team, group="supply", status="registered",
-                                      technology_ids=team_techs[(org_id, team)][:5], registered_at=event.created_at))  # fmt: skip
         for p in people:
             session.add(p)
         session.flush()
-
-        # requests as participants make them: must / want their best matches, a few 不见
-        demand_people = [p for p in people if p.group == "demand"]
-        supply_people = [p for p in people if p.group == "supply"]
-        pvalues = service.side_values(
-            session, matcher, [service.participant_side(session, p) for p in demand_people], [service.participant_side(session, p) for p in supply_people]
-        )  # fmt: skip
         slots = len(service.event_slots(session, event_id))
-        for d in demand_people:
-            ranked_s = sorted((v.score, s) for (dd, s), v in pvalues.items() if dd == pk(d))[::-1]
-            for rank, (_score, s) in enumerate(ranked_s[:4]):
-                session.add(
-                    MeetingRequest(
-                        event_id=event_id,
-                        from_id=pk(d),
-                        to_id=s,
-                        strength="must" if rank == 0 else "want",
-                    )
-                )
-            if ranked_s and rng.random() < 0.15:
-                session.add(
-                    MeetingRequest(
-                        event_id=event_id, from_id=pk(d), to_id=ranked_s[-1][1], strength="never"
-                    )
-                )
+        _request_meetings(session, matcher, event_id, people, rng)
         for p in people:
             if rng.random() < 0.12:
                 p.unavailable = sorted(rng.sample(range(slots), 2))
                 session.add(p)
         service.generate_schedule(session, viewer, matcher, event)
     return event_id
+
+
+def _organizer(session: Session) -> Viewer:
+    organizer = session.exec(
+        select(User).where(User.role == "organizer").order_by(col(User.id))
+    ).first()
+    if organizer is None:
+        raise RuntimeError("no organizer account: run `duijie demo-data` first")
+    return Viewer(organizer.id, organizer.organization_id, "organizer")
+
+
+def _new_event(session: Session, viewer: Viewer, tables: int) -> Event:
+    """The event a month from today, replacing an earlier demo event of the same name."""
+    old = session.exec(select(Event).where(Event.name == DEMO_EVENT_NAME)).first()
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    day = dt.date.today() + dt.timedelta(days=30)
+    return service.create_event(
+        session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
+        theme_fields=THEME_FIELDS, meeting_cap=8,
+        description=f"{DEMO_GROUP}下属企业及省内冶金、装备、材料、能源与化工企业，与高校院所科研团队的一对一洽谈。【{records.WRITTEN_FOR_DEMO}】",
+        registration_deadline=day - dt.timedelta(days=7),
+        sessions=[
+            {"day": day, "start": dt.time(9, 0), "end": dt.time(11, 50), "slot_minutes": 20, "breaks": [["10:20", "10:30"]], "name": "上午场"},
+            {"day": day, "start": dt.time(14, 0), "end": dt.time(16, 50), "slot_minutes": 20, "breaks": [["15:20", "15:30"]], "name": "下午场"},
+        ],
+        tables=tables,
+    )  # fmt: skip
+
+
+def research_teams(session: Session) -> dict[tuple[int, str], list[int]]:
+    """An institute's published results in the event's fields, grouped by (institute, team)."""
+    techs = session.exec(
+        select(Technology)
+        .join(Organization, col(Organization.id) == col(Technology.owner_id))
+        .where(
+            Technology.status == "published",
+            col(Technology.field).in_(THEME_FIELDS),
+            col(Organization.kind).in_(("university", "institute")),
+        )
+    ).all()
+    team_techs: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for tech in techs:
+        team_techs[(tech.owner_id, tech.team or "科研团队")].append(pk(tech))
+    return team_techs
+
+
+def _best_matched_teams(
+    session: Session,
+    matcher: Any,
+    demand_orgs: list[int],
+    team_techs: dict[tuple[int, str], list[int]],
+    teams: int,
+) -> list[int]:
+    """The teams (indexes into ``team_techs``) that match the enterprises best, at most three
+    from one institute."""
+    keys = list(team_techs)
+    supply_sides = [
+        service.Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
+        for i, k in enumerate(keys)
+    ]
+    demand_sides = service.organization_sides(session, demand_orgs, "demand")
+    values = service.side_values(session, matcher, demand_sides, supply_sides)
+    strength: dict[int, float] = defaultdict(float)
+    for (_d, s), v in values.items():
+        strength[s] += v.score
+    per_org: dict[int, int] = defaultdict(int)
+    chosen: list[int] = []
+    for s in sorted(strength, key=lambda k: -strength[k]):
+        org_id = keys[s][0]
+        if per_org[org_id] >= 3:
+            continue
+        chosen.append(s)
+        per_org[org_id] += 1
+        if len(chosen) >= teams:
+            break
+    return chosen
+
+
+def _demand_participant(session: Session, event: Event, org_id: int) -> Participant:
+    """An enterprise, registered with its published technology needs."""
+    need_ids = [
+        i
+        for i in session.exec(
+            select(Need.id).where(
+                Need.owner_id == org_id, Need.status == "published", Need.kind == "tech"
+            )
+        ).all()
+        if i
+    ]
+    return Participant(
+        event_id=pk(event),
+        organization_id=org_id,
+        group="demand",
+        status="registered",
+        need_ids=need_ids,
+        registered_at=event.created_at,
+    )
+
+
+def _supply_participant(
+    event: Event, key: tuple[int, str], team_techs: dict[tuple[int, str], list[int]]
+) -> Participant:
+    """A research team, registered with up to five of its results."""
+    org_id, team = key
+    return Participant(
+        event_id=pk(event),
+        organization_id=org_id,
+        team=team,
+        group="supply",
+        status="registered",
+        technology_ids=team_techs[(org_id, team)][:5],
+        registered_at=event.created_at,
+    )
+
+
+def _request_meetings(
+    session: Session, matcher: Any, event_id: int, people: list[Participant], rng: random.Random
+) -> None:
+    """Requests as participants make them: must / want their best matches, a few 不见."""
+    demand_people = [p for p in people if p.group == "demand"]
+    supply_people = [p for p in people if p.group == "supply"]
+    pvalues = service.side_values(
+        session, matcher, [service.participant_side(session, p) for p in demand_people], [service.participant_side(session, p) for p in supply_people]
+    )  # fmt: skip
+    for d in demand_people:
+        ranked_s = sorted((v.score, s) for (dd, s), v in pvalues.items() if dd == pk(d))[::-1]
+        for rank, (_score, s) in enumerate(ranked_s[:4]):
+            session.add(
+                MeetingRequest(
+                    event_id=event_id,
+                    from_id=pk(d),
+                    to_id=s,
+                    strength="must" if rank == 0 else "want",
+                )
+            )
+        if ranked_s and rng.random() < 0.15:
+            session.add(
+                MeetingRequest(
+                    event_id=event_id, from_id=pk(d), to_id=ranked_s[-1][1], strength="never"
+                )
+            )
