@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -125,34 +125,7 @@ def bench_web(
         if as_json:
             print(json.dumps(report, ensure_ascii=False, indent=2))
             return
-        for run in (report.get("single_process"), report):
-            if not run:
-                continue
-            table = Table(title=f"混合负载，{run['workers']} 个网站进程（{run['workload']}）")
-            for name in (
-                "并发",
-                "请求/秒",
-                "p50",
-                "p95",
-                "p99",
-                "错误率",
-                "5xx",
-                "达标",
-                "最慢操作 p95",
-            ):
-                table.add_column(name, justify="right")
-            for lv in run["levels"]:
-                lat = lv["latency_ms"]
-                slowest = max(lv["by_action"].items(), key=lambda kv: kv[1])
-                table.add_row(
-                    str(lv["clients"]), str(lv["requests_per_s"]), str(lat["p50"]), str(lat["p95"]),
-                    str(lat["p99"]), f"{lv['error_rate']:.2%}", str(lv["5xx"]), "是" if lv["held"] else "否",
-                    f"{slowest[0]} {slowest[1]}",
-                )  # fmt: skip
-            console.print(table)
-            console.print(
-                f"达标的最高负载（{run['workers']} 个网站进程）：{run['held']}（{run['criteria']}）"
-            )
+        print_ramp(report)
         return
     with console.status(f"{clients} 个客户端压测 {seconds:g} 秒…"):
         result = run(
@@ -165,6 +138,39 @@ def bench_web(
         f"{result['requests']} 个请求（{result['requests_per_s']}/秒），错误 {result['errors']}\n"
         f"检索片段 ms：{result['endpoints']['search']}\n详情页+推荐 ms：{result['endpoints']['detail']}"
     )
+
+
+def print_ramp(report: dict[str, Any]) -> None:
+    """One table per server set-up (a single process first, when measured): each load level's
+    rate, latency, errors and whether it held."""
+    for measured in (report.get("single_process"), report):
+        if not measured:
+            continue
+        table = Table(title=f"混合负载，{measured['workers']} 个网站进程（{measured['workload']}）")
+        for name in (
+            "并发",
+            "请求/秒",
+            "p50",
+            "p95",
+            "p99",
+            "错误率",
+            "5xx",
+            "达标",
+            "最慢操作 p95",
+        ):
+            table.add_column(name, justify="right")
+        for lv in measured["levels"]:
+            lat = lv["latency_ms"]
+            slowest = max(lv["by_action"].items(), key=lambda kv: kv[1])
+            table.add_row(
+                str(lv["clients"]), str(lv["requests_per_s"]), str(lat["p50"]), str(lat["p95"]),
+                str(lat["p99"]), f"{lv['error_rate']:.2%}", str(lv["5xx"]), "是" if lv["held"] else "否",
+                f"{slowest[0]} {slowest[1]}",
+            )  # fmt: skip
+        console.print(table)
+        console.print(
+            f"达标的最高负载（{measured['workers']} 个网站进程）：{measured['held']}（{measured['criteria']}）"
+        )
 
 
 @app.command("event")
