@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +9,14 @@ import typer
 from rich.table import Table
 
 from matcher.errors import DomainError
-from scripts.cli.common import ProgressBar, console, friendly_errors, ready_engine
+from scripts.cli.common import (
+    JsonOption,
+    ProgressBar,
+    console,
+    friendly_errors,
+    print_json,
+    ready_engine,
+)
 
 app = typer.Typer(help="基准测试：打印实测数字。", no_args_is_help=True)
 
@@ -20,7 +26,7 @@ app = typer.Typer(help="基准测试：打印实测数字。", no_args_is_help=T
 def bench_search(
     n: Annotated[int, typer.Option("--n", help="条目数（CSL 摘要变体扩充到 N）")] = 100_000,
     queries: Annotated[int, typer.Option(help="查询条数")] = 300,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """N 条目下的建索引吞吐、端到端检索延迟、向量检索延迟、内存与近似检索召回率。"""
     from matcher.config import get_settings
@@ -31,7 +37,7 @@ def bench_search(
     with ProgressBar() as bar:
         result = run(get_settings(), n=n, queries=queries, progress=bar)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     console.print(
         f"N={result['n']}  索引 {result['index_type']}  建索引 {result['index_docs_per_s']} 条/秒"
@@ -55,7 +61,7 @@ def bench_ingest(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="PostgreSQL；默认 DUIJIE_DATABASE_URL")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """写入到两台主机均可检索的文档数/秒（1 个与 2 个 worker），以及新主机就绪时间：载入已存向量 vs 重新编码。"""
     import tempfile
@@ -71,7 +77,7 @@ def bench_ingest(
             progress=bar,
         )  # fmt: skip
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     table = Table(title=f"写入 → 两台主机可检索（{result['n']} 条，模型 {result['model']}）")
     for name in ("worker 数", "文档", "写入秒", "两台均可检索秒", "文档/秒", "写完后的延迟秒"):
@@ -106,7 +112,7 @@ def bench_web(
             "直到出错或 p99 > 1 秒（在数据目录的副本上运行）"
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """在本机回环上对演示数据压测：检索片段与带推荐的详情页的 p50/p95/p99 与错误数。"""
     from matcher.config import get_settings
@@ -123,7 +129,7 @@ def bench_web(
                 get_settings(), levels=levels, seconds=seconds, workers=workers, think_s=think
             )
         if as_json:
-            print(json.dumps(report, ensure_ascii=False, indent=2))
+            print_json(report)
             return
         print_ramp(report)
         return
@@ -132,7 +138,7 @@ def bench_web(
             get_settings(), clients=clients, seconds=seconds, workers=workers, think_s=think
         )
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     console.print(
         f"{result['requests']} 个请求（{result['requests_per_s']}/秒），错误 {result['errors']}\n"
@@ -183,7 +189,7 @@ def bench_event(
     fairness: Annotated[
         float, typer.Option(help="每位参会者第一场洽谈的奖励（0 = 只看总价值）", min=0)
     ] = 0.5,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """合成一场给定规模的对接会并排程：求解时间、洽谈数、冲突（独立校验）、必须见、价值比。"""
     from tools.bench.event import run
@@ -193,7 +199,7 @@ def bench_event(
     with console.status("正在求解…"):
         result = run(enterprises, teams, slots, tables, fairness=fairness)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     for key, value in result.items():
         console.print(f"{key}: {value}")

@@ -4,6 +4,7 @@ an initialized data directory, the progress bar, and the steps several commands 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -97,6 +98,20 @@ def print_counts(engine: Any) -> None:
 KindOption = Annotated[
     str, typer.Option("--kind", "-k", help="organizations | technologies | needs")
 ]
+JsonOption = Annotated[bool, typer.Option("--json")]
+QueriesOption = Annotated[
+    Path | None, typer.Option("--queries", help="需求查询文件（needs_dev.jsonl 同格式）")
+]
+
+
+def print_json(data: Any) -> None:
+    """What --json prints: the command's result, indented, Chinese left readable."""
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def require_queries_file(path: Path | None) -> None:
+    if path is not None and not path.exists():
+        raise DomainError(f"查询文件不存在：{path}")
 
 
 def write_atomic(target: Path, data: bytes) -> None:

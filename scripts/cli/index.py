@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from matcher.errors import DomainError
-from scripts.cli.common import ProgressBar, console, friendly_errors, ready_engine
+from scripts.cli.common import (
+    JsonOption,
+    ProgressBar,
+    console,
+    friendly_errors,
+    print_json,
+    ready_engine,
+)
 
 app = typer.Typer(help="检索索引：重建、状态、与数据库核对。", no_args_is_help=True)
 
@@ -90,14 +96,14 @@ def index_prepare(
 
 @app.command("status")
 @friendly_errors
-def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def index_status(as_json: JsonOption = False) -> None:
     """各集合的条数、索引类型、模型指纹、待应用的变更、近似检索召回率。"""
     from matcher.indexing import IndexManager
 
     engine = ready_engine()
     status = IndexManager(engine).status()
     if as_json:
-        print(json.dumps(status, ensure_ascii=False, indent=2))
+        print_json(status)
         return
     table = Table(title="检索索引")
     for title in (
@@ -125,7 +131,7 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 @app.command("verify")
 @friendly_errors
-def index_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def index_verify(as_json: JsonOption = False) -> None:
     """载入索引、补齐未应用的变更，再逐一核对数据库与索引中的 id；不一致时退出码非零。"""
     from matcher.indexing import IndexManager
 
@@ -134,7 +140,7 @@ def index_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     report = manager.verify()
     manager.close()
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print_json(report)
     else:
         for name, info in report.items():
             mark = "[green]一致[/green]" if info["ok"] else "[red]不一致[/red]"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from matcher.errors import DomainError
-from scripts.cli.common import ProgressBar, console, friendly_errors
+from scripts.cli.common import JsonOption, ProgressBar, console, friendly_errors, print_json
 
 app = typer.Typer(help="向量模型：离线构建内置模型、查看当前模型。", no_args_is_help=True)
 
@@ -73,7 +73,7 @@ def calibrate_if_missing(settings: Any, name: str, fingerprint: str) -> None:
 @friendly_errors
 def model_info(
     model: Annotated[str | None, typer.Option(help="默认取 DUIJIE_EMBEDDING_MODEL")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """当前向量模型：名称、维度、词表大小、指纹、位置、评测分数。"""
     from matcher.config import get_settings
@@ -92,7 +92,7 @@ def model_info(
         "scores": info.manifest.get("scores", {}),
     }
     if as_json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print_json(data)
         return
     table = Table(title=f"向量模型 {info.name}")
     table.add_column("项")
