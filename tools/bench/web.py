@@ -173,6 +173,15 @@ async def _drive(
     return log
 
 
+def stop_group(proc: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM to the process and its children (its own session), SIGKILL after ``timeout``."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`duijie serve` on a free loopback port for the data directory `home`; yields its URL."""
@@ -199,11 +208,7 @@ def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> 
                 time.sleep(1)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, timeout=30)
 
 
 def run(
@@ -284,11 +289,7 @@ def embedding_worker(home: Path, extra_env: dict[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, timeout=60)
 
 
 @contextlib.contextmanager
