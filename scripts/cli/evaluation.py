@@ -60,8 +60,8 @@ def eval_sts(
 
 def record_scores(encoder: Any, result: dict[str, Any]) -> None:
     """Keep measured scores in a built model's manifest and card (never inside its fingerprint)."""
-    from matcher.embedding import cards
     from matcher.embedding.encoder import BUILTIN_MODELS, MANIFEST, read_manifest
+    from tools.model_build import cards
 
     if encoder.setting not in BUILTIN_MODELS:
         return

@@ -54,7 +54,7 @@ def install_dir(tmp: Path, target: Path) -> None:
 
 
 def e5_sources() -> dict[str, Any]:
-    from matcher.embedding.packed_e5 import packaged_e5_path
+    from tools.model_build.packed_e5 import packaged_e5_path
 
     path = packaged_e5_path()
     return {"recipe": E5_RECIPE, "source_file": path.name, "source_size": path.stat().st_size}
@@ -105,8 +105,7 @@ def build_models(
     progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build what is missing or out of date; returns each model's manifest and whether it was built."""
-    from matcher.embedding import cards
-    from tools.model_build import e5, static
+    from tools.model_build import cards, e5, static
 
     settings.ensure_home()
     say = progress or (lambda _m, _f: None)
