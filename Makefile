@@ -43,7 +43,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy matcher index web
+	$(BIN)/mypy matcher index web tools scripts
 
 format: setup
 	$(BIN)/ruff format .

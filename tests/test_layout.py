@@ -1,17 +1,21 @@
 """The package layout the architecture relies on, checked on the source itself: the runtime
-domain (`matcher/`, `index/`) never imports the web layer, scripts or tooling, and no module
+domain (`matcher/`, `index/`) never imports the web layer, scripts or tooling; the web layer
+never imports scripts or tooling (`tools/` imports the runtime, never the reverse); and no module
 reaches into another module's private names (a leading underscore means "not part of the
 interface": import the public function, or make it public)."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("matcher", "index", "web", "scripts", "tools")
 RUNTIME = ("matcher", "index")
 FORBIDDEN_FOR_RUNTIME = ("web", "scripts", "tools", "tests")
+FORBIDDEN_FOR_WEB = ("scripts", "tools", "tests")
 
 
 def _modules() -> list[tuple[str, Path, ast.Module]]:
@@ -37,16 +41,38 @@ def _imports(tree: ast.Module) -> list[tuple[int, str, list[str]]]:
     return found
 
 
-def test_the_runtime_domain_imports_no_web_scripts_or_tooling() -> None:
+def _offences(packages: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str]:
     offences = []
     for package, path, tree in _modules():
-        if package not in RUNTIME:
+        if package not in packages:
             continue
         for line, module, _names in _imports(tree):
-            top = module.split(".")[0]
-            if top in FORBIDDEN_FOR_RUNTIME:
+            if module.split(".")[0] in forbidden:
                 offences.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    return offences
+
+
+def test_the_runtime_domain_imports_no_web_scripts_or_tooling() -> None:
+    offences = _offences(RUNTIME, FORBIDDEN_FOR_RUNTIME)
     assert not offences, "\n".join(offences)
+
+
+def test_the_web_layer_imports_no_scripts_or_tooling() -> None:
+    offences = _offences(("web",), FORBIDDEN_FOR_WEB)
+    assert not offences, "\n".join(offences)
+
+
+def test_the_running_site_loads_no_tooling() -> None:
+    """What `import web.app` pulls in, indirect imports included (a fresh interpreter)."""
+    code = (
+        "import sys, web.app; print(' '.join(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('tools', 'scripts', 'tests'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
 
 
 def test_no_module_imports_another_modules_private_names() -> None:

@@ -23,7 +23,7 @@ from matcher.db import session_scope
 from matcher.embedding import store
 from matcher.models import EmbeddingJob
 from matcher.services import organization_by_name
-from scripts.cluster import Process, WebHost, start_web, start_worker, stopping, wait_until
+from tools.bench.cluster import Process, WebHost, start_web, start_worker, stopping, wait_until
 
 UNIVERSITIES = ["北辰理工大学", "云岫材料研究所", "南溪农业大学", "东岳工程研究院"]
 LISTINGS = 200

@@ -1,4 +1,6 @@
-"""The public datasets duijie ships (see README.md here): demo source, evaluation sets."""
+"""The datasets the running site reads (see README.md here): the CSL corpus, whose keywords are
+the lexer's domain dictionary, and the fitted relevance calibrations. What only the tooling reads
+is in `tools/datasets/`."""
 
 from __future__ import annotations
 

@@ -16,16 +16,16 @@ from matcher import accounts
 from matcher import backup as backups
 from matcher.config import get_settings, reset_settings
 from matcher.db import dispose_engines, get_engine, integrity_check, make_engine, session_scope
-from matcher.demo.build import load_demo
-from matcher.demo.users import DEMO_PASSWORD, load_demo_users
 from matcher.indexing import IndexManager
 from matcher.matching import Matcher
 from matcher.migrate import current_revision, head_revision, upgrade
 from tests.conftest import PG_URL
+from tools.demo.build import load_demo
+from tools.demo.users import DEMO_PASSWORD, load_demo_users
 
 
 def _queries() -> list[str]:
-    from matcher.datasets import dataset
+    from tools.datasets import dataset
 
     with dataset("needs_dev.jsonl").open(encoding="utf-8") as fh:
         return [json.loads(line)["query"] for line in fh if line.strip()][:20]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.events.bench import run as bench_run
 from matcher.events.scheduling import Placed, Problem, check, solve
 
 
@@ -99,10 +98,3 @@ def test_any_input_gives_a_schedule_without_double_booking(
     assert check(problem, schedule.meetings) == []
     assert schedule.must_scheduled == schedule.must_feasible
     assert schedule.value <= schedule.upper_bound + 1e-6
-
-
-def test_bench_at_a_small_size_meets_its_figures() -> None:
-    result = bench_run(30, 30, 6, 8)
-    assert result["conflicts"] == 0
-    assert result["must_scheduled"] == result["must_feasible"]
-    assert result["value_ratio"] >= 0.95

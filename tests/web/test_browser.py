@@ -61,10 +61,10 @@ def serve_demo(
 
     from matcher.config import Settings, get_settings, reset_settings
     from matcher.db import get_engine
-    from matcher.demo.build import load_demo
-    from matcher.demo.users import load_demo_users
     from matcher.indexing import IndexManager
     from matcher.migrate import upgrade
+    from tools.demo.build import load_demo
+    from tools.demo.users import load_demo_users
     from web.app import create_app
 
     _require_browser()
@@ -108,8 +108,8 @@ def test_enterprise_signs_up_posts_a_need_and_meets_a_university(
     from playwright.sync_api import expect, sync_playwright
 
     from matcher.db import get_engine, session_scope
-    from matcher.demo.users import DEMO_PASSWORD, demo_email
     from matcher.models import Organization, Technology
+    from tools.demo.users import DEMO_PASSWORD, demo_email
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -234,7 +234,7 @@ def test_no_close_match_is_said_honestly_and_counts_match_labels(live_demo: str)
         page.screenshot(path=str(ARTIFACTS / "search-no-close-match.png"), full_page=True)
 
         # one click (after signing in) opens the need form filled with the query
-        from matcher.demo.users import DEMO_PASSWORD
+        from tools.demo.users import DEMO_PASSWORD
 
         page.click("#publish-need")
         page.fill("#f-email", "demo-e001@demo.duijie.cn")

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def live_challenges(
     duijie_home: Path, real_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Any]]:
-    from matcher.challenges.demo import load_demo_experts
+    from tools.demo.challenges import load_demo_experts
 
     with serve_demo(duijie_home, real_models, monkeypatch) as (base, app):
         load_demo_experts(app.state.engine)
@@ -39,8 +39,8 @@ def test_publish_find_invite_apply_review_award(
     from matcher import accounts
     from matcher.challenges.models import Application, Challenge
     from matcher.db import session_scope
-    from matcher.demo.users import DEMO_PASSWORD, demo_email
     from matcher.models import Organization, User
+    from tools.demo.users import DEMO_PASSWORD, demo_email
 
     base, app = live_challenges
     engine = app.state.engine

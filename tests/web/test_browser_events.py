@@ -27,7 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 def live_event(
     duijie_home: Path, real_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Any, int]]:
-    from matcher.events.demo import create_demo_event
+    from tools.demo.events import create_demo_event
 
     with serve_demo(duijie_home, real_models, monkeypatch) as (base, app):
         event_id = create_demo_event(app.state.engine, app.state.matcher)
@@ -35,7 +35,7 @@ def live_event(
 
 
 def _login(page: Any, base: str, email: str) -> None:
-    from matcher.demo.users import DEMO_PASSWORD
+    from tools.demo.users import DEMO_PASSWORD
 
     page.goto(base + "/login")
     page.fill("#f-email", email)
@@ -48,9 +48,9 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
     from playwright.sync_api import expect, sync_playwright
 
     from matcher.db import session_scope
-    from matcher.demo.users import demo_email
     from matcher.events.models import Event, EventSession, Meeting, Participant
     from matcher.models import Lead, Organization
+    from tools.demo.users import demo_email
 
     base, app, event_id = live_event
     engine = app.state.engine

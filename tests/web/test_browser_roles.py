@@ -54,7 +54,7 @@ NARROW_TEXTS = """
 def live(
     duijie_home: Path, real_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Any, int]]:
-    from matcher.events.demo import create_demo_event
+    from tools.demo.events import create_demo_event
 
     with serve_demo(duijie_home, real_models, monkeypatch) as (base, app):
         event_id = create_demo_event(app.state.engine, app.state.matcher)
@@ -64,8 +64,8 @@ def live(
 def _accounts(app: Any) -> dict[str, str]:
     """One demo account per role (the demo's own organizations, whatever they are called)."""
     from matcher.db import session_scope
-    from matcher.demo.users import DOMAIN
     from matcher.models import Organization, User
+    from tools.demo.users import DOMAIN
 
     out = {"admin": f"admin@{DOMAIN}", "organizer": f"organizer@{DOMAIN}"}
     with session_scope(app.state.engine) as session:

@@ -54,7 +54,7 @@ def install_dir(tmp: Path, target: Path) -> None:
 
 
 def e5_sources() -> dict[str, Any]:
-    from matcher.embedding.packed_e5 import packaged_e5_path
+    from tools.model_build.packed_e5 import packaged_e5_path
 
     path = packaged_e5_path()
     return {"recipe": E5_RECIPE, "source_file": path.name, "source_size": path.stat().st_size}
@@ -105,7 +105,7 @@ def build_models(
     progress: Progress | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build what is missing or out of date; returns each model's manifest and whether it was built."""
-    from matcher.embedding import build_e5, build_static, cards
+    from tools.model_build import cards, e5, static
 
     settings.ensure_home()
     say = progress or (lambda _m, _f: None)
@@ -118,7 +118,7 @@ def build_models(
         else:
             manifest = _build_into(
                 target,
-                lambda tmp: build_e5.build_e5(tmp, lambda m, f: say(f"e5：{m}", f)),
+                lambda tmp: e5.build_e5(tmp, lambda m, f: say(f"e5：{m}", f)),
                 sources,
                 cards.e5_card,
             )
@@ -126,13 +126,13 @@ def build_models(
     if "static" in names:
         target = settings.models_dir / "static"
         teacher = settings.models_dir / "e5"
-        sources = build_static.static_sources(read_manifest(teacher))
+        sources = static.static_sources(read_manifest(teacher))
         if not force and is_up_to_date(target, sources):
             results["static"] = {**read_manifest(target), "built": False}
         else:
             manifest = _build_into(
                 target,
-                lambda tmp: build_static.build_static(
+                lambda tmp: static.build_static(
                     tmp, teacher, settings, lambda m, f: say(f"static：{m}", f)
                 ),
                 sources,

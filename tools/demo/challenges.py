@@ -1,5 +1,5 @@
 """Demo 揭榜挂帅: review experts with expertise profiles and the published challenges of
-``matcher/demo/data/challenges.jsonl``, each posted by the demo enterprise named there (in its
+``tools/demo/data/challenges.jsonl``, each posted by the demo enterprise named there (in its
 own industry), with indicators that the demo results state numbers for (so the indicator check
 shows meets / falls short / unknown on real text). Idempotent."""
 
@@ -15,9 +15,9 @@ from matcher.access import Viewer
 from matcher.challenges import service
 from matcher.challenges.models import Challenge
 from matcher.db import session_scope
-from matcher.demo import records
-from matcher.demo.users import DEMO_PASSWORD, DOMAIN
 from matcher.models import Organization, User
+from tools.demo import records
+from tools.demo.users import DEMO_PASSWORD, DOMAIN
 
 EXPERTS = [
     ("expert01", "周建华", "遥感、地理信息、图像识别", 0),

@@ -3,7 +3,7 @@
 One table: an enterprise's industry → the fields its needs may be filed under, the field it is
 mainly about first. A tea company asks for packaging, pesticide-residue testing or orchard
 work, never for a land-survey system; a special-steel group asks about welding and fatigue,
-never about Chinese medicine. The demo data is checked against this table (tests/matcher/
+never about Chinese medicine. The demo data is checked against this table (tests/tools/
 test_demo_data.py), and the demo 对接会 invites the enterprises whose main field is one of its
 themes."""
 

@@ -27,8 +27,8 @@ import numpy as np
 
 from matcher import relevance
 from matcher.config import Settings
-from matcher.datasets import dataset
-from matcher.evaluation.retrieval import build_workspace, load_queries
+from tools.datasets import dataset
+from tools.evaluation.retrieval import build_workspace, load_queries
 
 TOP = 10
 FOLDS = 5

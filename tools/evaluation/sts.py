@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 SETS: dict[str, str] = {
     "stsb": "sts/stsb_test.tsv",

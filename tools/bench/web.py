@@ -28,7 +28,7 @@ import numpy as np
 from sqlmodel import select
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 ZIPF_S = 1.0
 
@@ -173,6 +173,15 @@ async def _drive(
     return log
 
 
+def stop_group(proc: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM to the process and its children (its own session), SIGKILL after ``timeout``."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`duijie serve` on a free loopback port for the data directory `home`; yields its URL."""
@@ -180,7 +189,7 @@ def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> 
     env = {**os.environ, "DUIJIE_HOME": str(home), **(extra_env or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -199,11 +208,7 @@ def serve(home: Path, workers: int, extra_env: dict[str, str] | None = None) -> 
                 time.sleep(1)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server, timeout=30)
 
 
 def run(
@@ -278,17 +283,13 @@ def embedding_worker(home: Path, extra_env: dict[str, str]) -> Iterator[None]:
     env = {**os.environ, "DUIJIE_HOME": str(home), **extra_env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "worker"], env=env,
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
         yield
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, timeout=60)
 
 
 @contextlib.contextmanager

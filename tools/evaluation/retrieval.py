@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 K = 10
 Progress = Callable[[str, float], None]
@@ -53,7 +53,7 @@ def corpus_csv(docs: list[dict[str, Any]], owner: str, *, full: bool = False) ->
     """The abstracts as a technology catalog; `full` keeps their titles and keywords (as the
     demo's listings have them), otherwise they are left out so title → abstract is a real task."""
     from matcher.catalog.exporter import write_csv
-    from matcher.demo.suppliers import DISCIPLINE_FIELDS
+    from tools.demo.suppliers import DISCIPLINE_FIELDS
 
     headers = [
         "编号",
@@ -133,8 +133,8 @@ def technique_ranking(
 ) -> list[int]:
     """The engine's fused ranking with one or both Recall@1 techniques switched on
     (matcher.refinement), the rest of the path unchanged."""
-    from matcher.evaluation import refinement
     from matcher.matching import SEARCH_DEPTH
+    from tools.evaluation import refinement
 
     manager = matcher.manager
     lexical = manager.collections["technologies"].lexical
@@ -158,8 +158,8 @@ def _calibrated_matchers(
 ) -> tuple[Any, dict[str, Any]]:
     """Matchers ranking by relevance: one per cross-validation fold (for the needs it held out)
     and one calibrated on every need (for titles and keywords, which no calibration saw)."""
-    from matcher.evaluation import calibration as calib
     from matcher.matching import Matcher
+    from tools.evaluation import calibration as calib
 
     queries: list[tuple[str, str, set[int], bool]] = []
     for needs in need_sets.values():
@@ -190,11 +190,9 @@ def run(
     techniques: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    from sqlmodel import select
-
-    from matcher.db import session_scope
+    """Every query set's figures for each fusion, BM25 alone, dense alone and the engine, and
+    (with ``techniques``) for the Recall@1 techniques and the calibrated ranking."""
     from matcher.matching import Matcher
-    from matcher.models import Technology
 
     say = progress or (lambda _m, _f: None)
     with dataset("csl/docs.jsonl").open(encoding="utf-8") as fh:
@@ -209,24 +207,8 @@ def run(
     )
     with tempfile.TemporaryDirectory(prefix="duijie-eval-") as tmp:
         _workspace, engine, manager = build_workspace(settings, Path(tmp) / "home", docs, progress)
-        with session_scope(engine, write=False) as session:
-            id_of: dict[str, int] = {
-                t.code: t.id
-                for t in session.exec(select(Technology))
-                if t.code and t.id is not None
-            }
-        tasks = {
-            "title": [(d["title"], {id_of[d["id"]]}) for d in docs],
-            "keywords": [
-                (" ".join(d.get("keywords") or []), {id_of[d["id"]]})
-                for d in docs
-                if d.get("keywords")
-            ],
-            **{
-                name: [(q["query"], {id_of[r] for r in q["relevant"] if r in id_of}) for q in needs]
-                for name, needs in need_sets.items()
-            },
-        }
+        id_of = technology_ids(engine)
+        tasks = query_tasks(docs, need_sets, id_of)
         abstracts = {id_of[d["id"]]: d["abstract"] for d in docs if d["id"] in id_of}
         base = Matcher(manager, fusion="relative", rank_by_relevance=False)
         calibrated_for: dict[str, Any] = {}
@@ -251,40 +233,14 @@ def run(
         }
         for task, items in tasks.items():
             relevants = [rel for _, rel in items]
-            ranked: dict[str, list[list[int]]] = {
-                name: [] for name in [*fusions, "bm25", "dense", "engine"]
-            }
-            for i, (query, _) in enumerate(items):
-                for name, matcher in matchers.items():
-                    ranked[name].append(matcher.ranking(query, limit=K))
-                ranked["engine"].append(product.ranking(query, limit=K))
-                any_matcher = next(iter(matchers.values()))
-                ranked["bm25"].append(
-                    [i for i, _ in any_matcher.lexical_only("technologies", query, K)]
-                )
-                ranked["dense"].append(
-                    [i for i, _ in any_matcher.dense_only("technologies", query, K)]
-                )
-                if i % 50 == 0:
-                    say(f"{task}：{i}/{len(items)}", i / max(len(items), 1))
+            ranked = rank_task(task, items, matchers, product, say)
             task_result: dict[str, Any] = {
                 name: metrics(r, relevants) for name, r in ranked.items()
             }
             task_result["queries"] = len(items)
             results["tasks"][task] = task_result
             if techniques:
-                by_technique: dict[str, Any] = {}
-                for name, (focus, sentences) in TECHNIQUES.items():
-                    ranked_t = []
-                    for i, (query, _) in enumerate(items):
-                        ranked_t.append(
-                            technique_ranking(
-                                base, query, abstracts, focus=focus, sentences=sentences
-                            )
-                        )
-                        if i % 50 == 0:
-                            say(f"{task} · {name}：{i}/{len(items)}", i / max(len(items), 1))
-                    by_technique[name] = metrics(ranked_t, relevants)
+                by_technique = technique_figures(task, items, base, abstracts, say)
                 # ranking by the calibrated relevance: a need is ranked by the calibration of
                 # the folds it was held out of; titles and keywords by one fitted on all needs
                 ranked_c = [
@@ -301,3 +257,80 @@ def run(
     results["fusion"] = fusions[0]
     results["calibration"] = product.calibration.source
     return results
+
+
+def technology_ids(engine: Any) -> dict[str, int]:
+    """The workspace's technology id of each abstract's code."""
+    from sqlmodel import select
+
+    from matcher.db import session_scope
+    from matcher.models import Technology
+
+    with session_scope(engine, write=False) as session:
+        return {
+            t.code: t.id for t in session.exec(select(Technology)) if t.code and t.id is not None
+        }
+
+
+def query_tasks(
+    docs: list[dict[str, Any]],
+    need_sets: dict[str, list[dict[str, Any]]],
+    id_of: dict[str, int],
+) -> dict[str, list[tuple[str, set[int]]]]:
+    """Each task's (query, relevant ids): title → its abstract, keywords → its abstract, and
+    every needs set."""
+    return {
+        "title": [(d["title"], {id_of[d["id"]]}) for d in docs],
+        "keywords": [
+            (" ".join(d.get("keywords") or []), {id_of[d["id"]]}) for d in docs if d.get("keywords")
+        ],
+        **{
+            name: [(q["query"], {id_of[r] for r in q["relevant"] if r in id_of}) for q in needs]
+            for name, needs in need_sets.items()
+        },
+    }
+
+
+def rank_task(
+    task: str,
+    items: list[tuple[str, set[int]]],
+    matchers: dict[str, Any],
+    product: Any,
+    say: Progress,
+) -> dict[str, list[list[int]]]:
+    """Every query's top K by each fusion, the engine, BM25 alone and dense alone."""
+    ranked: dict[str, list[list[int]]] = {
+        name: [] for name in [*matchers, "bm25", "dense", "engine"]
+    }
+    any_matcher = next(iter(matchers.values()))
+    for i, (query, _) in enumerate(items):
+        for name, matcher in matchers.items():
+            ranked[name].append(matcher.ranking(query, limit=K))
+        ranked["engine"].append(product.ranking(query, limit=K))
+        ranked["bm25"].append([i for i, _ in any_matcher.lexical_only("technologies", query, K)])
+        ranked["dense"].append([i for i, _ in any_matcher.dense_only("technologies", query, K)])
+        if i % 50 == 0:
+            say(f"{task}：{i}/{len(items)}", i / max(len(items), 1))
+    return ranked
+
+
+def technique_figures(
+    task: str,
+    items: list[tuple[str, set[int]]],
+    base: Any,
+    abstracts: dict[int, str],
+    say: Progress,
+) -> dict[str, Any]:
+    """The task's figures with each combination of the Recall@1 techniques switched on."""
+    relevants = [rel for _, rel in items]
+    by_technique: dict[str, Any] = {}
+    for name, (focus, sentences) in TECHNIQUES.items():
+        ranked_t = []
+        for i, (query, _) in enumerate(items):
+            ranked_t.append(
+                technique_ranking(base, query, abstracts, focus=focus, sentences=sentences)
+            )
+            if i % 50 == 0:
+                say(f"{task} · {name}：{i}/{len(items)}", i / max(len(items), 1))
+        by_technique[name] = metrics(ranked_t, relevants)
+    return by_technique

@@ -24,6 +24,7 @@ import numpy as np
 
 from matcher.events.scheduling import (
     Problem,
+    Schedule,
     check,
     pair_solve,
     relevance_summary,
@@ -125,38 +126,19 @@ def run(
     seed: int = 2026,
     fairness: float | None = None,
 ) -> dict[str, Any]:
+    """Solve a synthetic event of this size and report its figures beside the bound and the
+    greedy baseline (see the module)."""
     problem = synthetic_problem(enterprises, teams, slots, tables, cap=cap, seed=seed)
     if fairness is not None:
         problem.fairness = fairness
     schedule = solve(problem)
-    pairs = problem.candidate_pairs()
-    free_bound = float(
-        sum(
-            problem.weight(p) * x
-            for p, x in zip(pairs, pair_solve(problem, pairs, integral=False), strict=True)
-        )
-    )
+    free_bound = bound_without_must_requirement(problem)
     greedy_value, greedy_musts, greedy_idle = greedy_baseline(problem)
-    people = len(problem.demand) + len(problem.supply)
-
-    def objective(value: float, idle: int) -> float:
-        # what the solver maximizes: value plus the fairness bonus per participant who meets
-        return round(value + problem.fairness * (people - idle), 2)
-
     conflicts = check(problem, schedule.meetings) + unrequested_below_related(
         problem, schedule.meetings
     )
-    per_person = {p: 0 for p in problem.demand + problem.supply}
-    for m in schedule.meetings:
-        per_person[m.demand] += 1
-        per_person[m.supply] += 1
-    counts = list(per_person.values())
-    labels = {pair: label_of(v) for pair, v in problem.value.items()}
-    summary = relevance_summary(problem, schedule, labels)
-    # the same event without the rule: every seat filled, relevant or not
-    unruled = Problem(**{**problem.__dict__, "related": None})
-    without = solve(unruled)
-    without_summary = relevance_summary(problem, without, labels)
+    counts = meetings_per_person(problem, schedule)
+    idle = sum(1 for n in counts if n == 0)
     return {
         "enterprises": enterprises,
         "teams": teams,
@@ -170,38 +152,73 @@ def run(
         "must_feasible": schedule.must_feasible,
         "min_meetings": min(counts) if counts else 0,
         "median_meetings": statistics.median(counts) if counts else 0,
-        "value_ratio": round(schedule.value / schedule.upper_bound, 4)
-        if schedule.upper_bound
-        else 1.0,
-        "value_ratio_without_must_requirement": round(schedule.value / free_bound, 4)
-        if free_bound
-        else 1.0,
-        "without_meetings": sum(1 for n in counts if n == 0),
+        "value_ratio": _ratio(schedule.value, schedule.upper_bound),
+        "value_ratio_without_must_requirement": _ratio(schedule.value, free_bound),
+        "without_meetings": idle,
         "fairness": problem.fairness,
         "unscheduled": len(schedule.unscheduled),
-        "objective": objective(schedule.value, sum(1 for n in counts if n == 0)),
+        "objective": objective(problem, schedule.value, idle),
         "baseline_greedy": {
-            "value_ratio": round(greedy_value / schedule.upper_bound, 4)
-            if schedule.upper_bound
-            else 1.0,
+            "value_ratio": _ratio(greedy_value, schedule.upper_bound),
             "must_scheduled": greedy_musts,
             "without_meetings": greedy_idle,
-            "objective": objective(greedy_value, greedy_idle),
+            "objective": objective(problem, greedy_value, greedy_idle),
         },
-        "relevance": {
-            "scheduled": {
-                {"high": "高度相关", "related": "相关", "weak": "弱相关（双方请求）"}[k]: n
-                for k, n in summary["relevance"].items()
-            },
-            "below_related_unrequested": summary["below_related_unrequested"],
-            "seats_empty": summary["seats_empty"],
-            "participant_slots_unused": summary["participant_slots_unused"],
-            "unused_for_want_of_relevant_partner": summary["unused_for_want_of_relevant_partner"],
-            "without_rule": {
-                "meetings": len(without.meetings),
-                "below_related_unrequested": without_summary["below_related_unrequested"],
-                "seats_empty": without_summary["seats_empty"],
-            },
-        },
+        "relevance": relevance_figures(problem, schedule),
         "solver": "HiGHS MILP via scipy.optimize.milp (pairing, then slots), linear_sum_assignment (tables)",
+    }
+
+
+def _ratio(value: float, bound: float) -> float:
+    return round(value / bound, 4) if bound else 1.0
+
+
+def bound_without_must_requirement(problem: Problem) -> float:
+    """The LP relaxation's value when the feasible 必须见 need not all be held."""
+    pairs = problem.candidate_pairs()
+    return float(
+        sum(
+            problem.weight(p) * x
+            for p, x in zip(pairs, pair_solve(problem, pairs, integral=False), strict=True)
+        )
+    )
+
+
+def objective(problem: Problem, value: float, idle: int) -> float:
+    """What the solver maximizes: value plus the fairness bonus per participant who meets."""
+    people = len(problem.demand) + len(problem.supply)
+    return round(value + problem.fairness * (people - idle), 2)
+
+
+def meetings_per_person(problem: Problem, schedule: Schedule) -> list[int]:
+    """How many meetings each participant has, demand side first."""
+    per_person = {p: 0 for p in problem.demand + problem.supply}
+    for m in schedule.meetings:
+        per_person[m.demand] += 1
+        per_person[m.supply] += 1
+    return list(per_person.values())
+
+
+def relevance_figures(problem: Problem, schedule: Schedule) -> dict[str, Any]:
+    """The scheduled meetings by relevance label, the seats left empty for want of a relevant
+    partner, and the same event solved without the relevance rule (every seat filled)."""
+    labels = {pair: label_of(v) for pair, v in problem.value.items()}
+    summary = relevance_summary(problem, schedule, labels)
+    unruled = Problem(**{**problem.__dict__, "related": None})
+    without = solve(unruled)
+    without_summary = relevance_summary(problem, without, labels)
+    return {
+        "scheduled": {
+            {"high": "高度相关", "related": "相关", "weak": "弱相关（双方请求）"}[k]: n
+            for k, n in summary["relevance"].items()
+        },
+        "below_related_unrequested": summary["below_related_unrequested"],
+        "seats_empty": summary["seats_empty"],
+        "participant_slots_unused": summary["participant_slots_unused"],
+        "unused_for_want_of_relevant_partner": summary["unused_for_want_of_relevant_partner"],
+        "without_rule": {
+            "meetings": len(without.meetings),
+            "below_related_unrequested": without_summary["below_related_unrequested"],
+            "seats_empty": without_summary["seats_empty"],
+        },
     }

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -17,10 +16,11 @@ from sqlmodel import select
 
 from matcher.challenges.indicators import MEETS, UNKNOWN, compare
 from matcher.db import session_scope
-from matcher.demo import records
-from matcher.demo.build import build_files, load_demo
-from matcher.demo.industries import INDUSTRY_FIELDS, fits, main_field
 from matcher.vocab import TECH_FIELDS
+from tools.datasets import dataset
+from tools.demo import records
+from tools.demo.build import build_files, load_demo
+from tools.demo.industries import INDUSTRY_FIELDS, fits, main_field
 
 # The CSL disciplines of the 哲学, 经济学, 法学, 教育学, 文学, 历史学, 管理学, 艺术学 and 军事学
 # categories (written out here, independently of the demo's allow-list, so the check can fail).
@@ -37,8 +37,8 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data: Path) -> dict[str, list[dict[str, str]]]:
-    files = build_files(shared_data)
+def demo() -> dict[str, list[dict[str, str]]]:
+    files = build_files()
     return {
         "organizations": _rows(files.organizations),
         "technologies": _rows(files.technologies),
@@ -47,8 +47,8 @@ def demo(shared_data: Path) -> dict[str, list[dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def csl(shared_data: Path) -> dict[str, dict]:
-    with (shared_data / "csl" / "docs.jsonl").open(encoding="utf-8") as fh:
+def csl() -> dict[str, dict]:
+    with dataset("csl/docs.jsonl").open(encoding="utf-8") as fh:
         return {doc["id"]: doc for doc in map(json.loads, fh)}
 
 
@@ -131,10 +131,8 @@ def test_the_flagship_items_are_there_and_marked_as_written_for_the_demo(
     assert verdicts == [MEETS, MEETS, UNKNOWN]
 
 
-def test_the_evaluation_corpus_keeps_all_2000_abstracts(
-    shared_data: Path, csl: dict[str, dict]
-) -> None:
-    files = build_files(shared_data, evaluation=True)
+def test_the_evaluation_corpus_keeps_all_2000_abstracts(csl: dict[str, dict]) -> None:
+    files = build_files(evaluation=True)
     codes = [r["编号"] for r in _rows(files.technologies)]
     assert sorted(codes) == sorted(csl) and len(codes) == 2000
     owners = {r["所属单位"] for r in _rows(files.technologies)}
@@ -142,14 +140,14 @@ def test_the_evaluation_corpus_keeps_all_2000_abstracts(
 
 
 def test_challenges_and_the_steel_groups_event_stay_in_their_industries(
-    sqlite_engine: Engine, shared_data: Path
+    sqlite_engine: Engine,
 ) -> None:
-    from matcher.challenges.demo import load_demo_challenges
     from matcher.challenges.models import Challenge
-    from matcher.events.demo import DEMO_GROUP, THEME_FIELDS, demand_organizations
     from matcher.models import Organization
+    from tools.demo.challenges import load_demo_challenges
+    from tools.demo.events import DEMO_GROUP, THEME_FIELDS, demand_organizations
 
-    load_demo(sqlite_engine, shared_data=shared_data)
+    load_demo(sqlite_engine)
     assert load_demo_challenges(sqlite_engine) == len(records.challenges())
     members = {e.name for e in records.enterprises() if e.group == DEMO_GROUP}
     with session_scope(sqlite_engine, write=False) as session:

@@ -19,20 +19,36 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from matcher import vocab
 from matcher.config import Settings
-from matcher.datasets import dataset
-from scripts.cluster import Process, WebHost, spawn, start_web, start_worker, stopping, wait_until
+from tools.bench.cluster import (
+    Process,
+    WebHost,
+    spawn,
+    start_web,
+    start_worker,
+    stopping,
+    wait_until,
+)
+from tools.datasets import dataset
 
 CATALOG_ROWS = 1000
 UNIVERSITIES = 40
 Progress = Callable[[str, float], None]
+NOTE = (
+    "docs_per_s: documents of the round / seconds from its first import until both hosts "
+    "have all of them in their index (write_s: the imports alone). Fresh host: process start "
+    "to ready with every document (stored vectors) vs `duijie index rebuild` on a new data "
+    "directory after deleting the stored vectors (what a new host did before); both include "
+    "starting Python and loading the model."
+)
 
 
 def _documents(n: int) -> list[dict[str, Any]]:
@@ -82,6 +98,34 @@ def _schema_url(url: str, schema: str) -> str:
     return parsed.set(query=query).render_as_string(hide_password=False)
 
 
+@dataclass
+class Bench:
+    """One run's database schema, environment for the processes, and their data directories."""
+
+    settings: Settings
+    engine: Engine
+    env: dict[str, str]
+    homes: Path
+    say: Progress
+
+    def home(self, name: str) -> Path:
+        """A process's data directory, sharing the built models."""
+        path = self.homes / name
+        path.mkdir(parents=True, exist_ok=True)
+        link = path / "models"
+        if not link.exists():
+            link.symlink_to(self.settings.models_dir.resolve(), target_is_directory=True)
+        return path
+
+    def import_technologies(self, rows: list[dict[str, Any]], filename: str) -> None:
+        from matcher.catalog import import_catalog
+
+        import_catalog(
+            engine=self.engine, kind="technologies", data=_catalog(rows), filename=filename,
+            settings=self.settings,
+        )  # fmt: skip
+
+
 def run(
     settings: Settings,
     *,
@@ -91,7 +135,8 @@ def run(
     work_dir: Path,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    from matcher.catalog import import_catalog
+    """Both rounds, the fresh host and the re-encoding baseline, on a temporary schema that is
+    dropped afterwards."""
     from matcher.db import make_engine
     from matcher.errors import DomainError
     from matcher.migrate import upgrade
@@ -110,35 +155,17 @@ def run(
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     bench_url = _schema_url(url, schema)
     engine = make_engine(bench_url)
-    homes = work_dir
-    homes.mkdir(parents=True, exist_ok=True)
-
-    def home(name: str) -> Path:
-        path = homes / name
-        path.mkdir(parents=True, exist_ok=True)
-        link = path / "models"
-        if not link.exists():
-            link.symlink_to(settings.models_dir.resolve(), target_is_directory=True)
-        return path
-
+    work_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "DUIJIE_DATABASE_URL": bench_url,
         "DUIJIE_EMBEDDING_MODEL": model,
         "DUIJIE_EMBEDDED_WORKER": "off",
         "DUIJIE_SECRET_KEY": uuid.uuid4().hex * 2,
     }
+    bench = Bench(settings, engine, env, work_dir, say)
     try:
         upgrade(engine)
-        orgs = "单位名称,单位类型\n" + "".join(
-            f"基准测试大学{i:02d},高校\n" for i in range(UNIVERSITIES)
-        )
-        import_catalog(
-            engine=engine,
-            kind="organizations",
-            data=orgs.encode(),
-            filename="o.csv",
-            settings=settings,
-        )
+        _import_universities(bench)
         documents = _documents(n)
         halves = [documents[: n // 2], documents[n // 2 :]]
         result: dict[str, Any] = {
@@ -147,70 +174,17 @@ def run(
         }  # fmt: skip
         with stopping([]) as running:
             say("启动两台主机", 0.0)
-            hosts = [start_web(f"host-{h}", home(f"host-{h}"), env) for h in "ab"]
+            hosts = [start_web(f"host-{h}", bench.home(f"host-{h}"), env) for h in "ab"]
             running.extend(hosts)
             total = 0
             for workers_count, rows in zip((1, 2), halves, strict=True):
-                threads = max(1, cores // workers_count)
-                workers = [
-                    start_worker(f"worker-{workers_count}-{i}", home(f"worker-{i}"), env,
-                                 batch_size=64, threads=threads)
-                    for i in range(workers_count)
-                ]  # fmt: skip
-                running.extend(workers)
-                _wait_listening(workers)
                 total += len(rows)
-                started = time.monotonic()
-                for start in range(0, len(rows), CATALOG_ROWS):
-                    chunk = rows[start : start + CATALOG_ROWS]
-                    import_catalog(
-                        engine=engine, kind="technologies", data=_catalog(chunk),
-                        filename=f"c{start}.csv", settings=settings,
-                    )  # fmt: skip
-                    say(f"{workers_count} 个 worker：写入 {start + len(chunk)}/{len(rows)}",
-                        (start + len(chunk)) / len(rows))  # fmt: skip
-                written = time.monotonic() - started
-                on_host = _until_all(hosts, total, started, say, f"{workers_count} 个 worker")
-                elapsed = max(on_host.values())
                 result["rounds"].append(
-                    {
-                        "workers": workers_count,
-                        "threads_per_worker": threads,
-                        "documents": len(rows),
-                        "write_s": round(written, 2),
-                        "searchable_on_both_s": round(elapsed, 2),
-                        "searchable_s_per_host": {k: round(v, 2) for k, v in on_host.items()},
-                        "lag_after_last_write_s": round(elapsed - written, 2),
-                        "docs_per_s": round(len(rows) / elapsed, 1),
-                    }
+                    _measure_round(bench, running, hosts, workers_count, rows, total, cores)
                 )
-                for worker in workers:
-                    worker.stop()
-                    running.remove(worker)
             encoded_by_hosts = sum(h.index()["documents_encoded"] for h in hosts)
-
-            # a new host: a new data directory, no index; it loads the stored vectors
-            say("新主机：载入已存向量", 0.0)
-            started = time.monotonic()
-            fresh = start_web("host-c", home("host-c"), env)
-            running.append(fresh)
-            wait_until(lambda: fresh.count() == n, timeout=3600, every=0.2, what="host C")
-            from_stored = time.monotonic() - started
-            fresh_info = fresh.index()
-
-        # before stored vectors: a new host encoded everything itself
-        say("对照：删除已存向量后重建（重新编码）", 0.0)
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM embeddingvector"))
-        started = time.monotonic()
-        rebuild = spawn(
-            "rebuild", ["index", "rebuild"], {**env, "DUIJIE_HOME": str(home("host-d"))},
-            homes / "rebuild.log",
-        )  # fmt: skip
-        code = rebuild.popen.wait()
-        reencode = time.monotonic() - started
-        if code != 0:
-            raise RuntimeError(f"index rebuild failed:\n{rebuild.tail()}")
+            from_stored, fresh_info = _time_fresh_host(bench, running, n)
+        reencode = _time_reencoding(bench)
         result["fresh_host"] = {
             "documents": n,
             "from_stored_vectors_s": round(from_stored, 2),
@@ -220,13 +194,7 @@ def run(
             "speedup": round(reencode / max(from_stored, 1e-6), 1),
         }
         result["documents_encoded_by_web_hosts"] = encoded_by_hosts
-        result["note"] = (
-            "docs_per_s: documents of the round / seconds from its first import until both hosts "
-            "have all of them in their index (write_s: the imports alone). Fresh host: process start "
-            "to ready with every document (stored vectors) vs `duijie index rebuild` on a new data "
-            "directory after deleting the stored vectors (what a new host did before); both include "
-            "starting Python and loading the model."
-        )
+        result["note"] = NOTE
         return result
     finally:
         engine.dispose()
@@ -235,13 +203,102 @@ def run(
         admin.dispose()
 
 
+def _import_universities(bench: Bench) -> None:
+    from matcher.catalog import import_catalog
+
+    orgs = "单位名称,单位类型\n" + "".join(
+        f"基准测试大学{i:02d},高校\n" for i in range(UNIVERSITIES)
+    )
+    import_catalog(
+        engine=bench.engine,
+        kind="organizations",
+        data=orgs.encode(),
+        filename="o.csv",
+        settings=bench.settings,
+    )
+
+
+def _measure_round(
+    bench: Bench,
+    running: list[Any],
+    hosts: list[WebHost],
+    workers_count: int,
+    rows: list[dict[str, Any]],
+    total: int,
+    cores: int,
+) -> dict[str, Any]:
+    """Import ``rows`` while ``workers_count`` workers run, until both hosts can search all
+    ``total`` documents; the workers are stopped afterwards."""
+    threads = max(1, cores // workers_count)
+    workers = [
+        start_worker(f"worker-{workers_count}-{i}", bench.home(f"worker-{i}"), bench.env,
+                     batch_size=64, threads=threads)
+        for i in range(workers_count)
+    ]  # fmt: skip
+    running.extend(workers)
+    _wait_listening(workers)
+    started = time.monotonic()
+    for start in range(0, len(rows), CATALOG_ROWS):
+        chunk = rows[start : start + CATALOG_ROWS]
+        bench.import_technologies(chunk, f"c{start}.csv")
+        bench.say(f"{workers_count} 个 worker：写入 {start + len(chunk)}/{len(rows)}",
+                  (start + len(chunk)) / len(rows))  # fmt: skip
+    written = time.monotonic() - started
+    on_host = _until_all(hosts, total, started, bench.say, f"{workers_count} 个 worker")
+    elapsed = max(on_host.values())
+    for worker in workers:
+        worker.stop()
+        running.remove(worker)
+    return {
+        "workers": workers_count,
+        "threads_per_worker": threads,
+        "documents": len(rows),
+        "write_s": round(written, 2),
+        "searchable_on_both_s": round(elapsed, 2),
+        "searchable_s_per_host": {k: round(v, 2) for k, v in on_host.items()},
+        "lag_after_last_write_s": round(elapsed - written, 2),
+        "docs_per_s": round(len(rows) / elapsed, 1),
+    }
+
+
+def _time_fresh_host(bench: Bench, running: list[Any], n: int) -> tuple[float, dict[str, Any]]:
+    """A new host: a new data directory, no index; it loads the stored vectors. Seconds until
+    it has all ``n`` documents, and its index report."""
+    bench.say("新主机：载入已存向量", 0.0)
+    started = time.monotonic()
+    fresh = start_web("host-c", bench.home("host-c"), bench.env)
+    running.append(fresh)
+    wait_until(lambda: fresh.count() == n, timeout=3600, every=0.2, what="host C")
+    from_stored = time.monotonic() - started
+    return from_stored, fresh.index()
+
+
+def _time_reencoding(bench: Bench) -> float:
+    """Before stored vectors, a new host encoded everything itself: `duijie index rebuild` on a
+    new data directory after the stored vectors are deleted."""
+    bench.say("对照：删除已存向量后重建（重新编码）", 0.0)
+    with bench.engine.begin() as conn:
+        conn.execute(text("DELETE FROM embeddingvector"))
+    started = time.monotonic()
+    rebuild = spawn(
+        "rebuild", ["index", "rebuild"], {**bench.env, "DUIJIE_HOME": str(bench.home("host-d"))},
+        bench.homes / "rebuild.log",
+    )  # fmt: skip
+    code = rebuild.popen.wait()
+    reencode = time.monotonic() - started
+    if code != 0:
+        raise RuntimeError(f"index rebuild failed:\n{rebuild.tail()}")
+    return reencode
+
+
 def _wait_listening(workers: list[Process]) -> None:
     """Workers print a line once the model is loaded and they are about to take jobs."""
     for worker in workers:
-        wait_until(
-            lambda w=worker: "worker " in w.tail(20000) or not w.alive(),
-            timeout=600, every=0.2, what=f"{worker.name} to start",
-        )  # fmt: skip
+
+        def listening(w: Process = worker) -> bool:
+            return "worker " in w.tail(20000) or not w.alive()
+
+        wait_until(listening, timeout=600, every=0.2, what=f"{worker.name} to start")
         if not worker.alive():
             raise RuntimeError(f"{worker.name} exited:\n{worker.tail()}")
 

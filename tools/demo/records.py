@@ -1,4 +1,4 @@
-"""The demo's written data: JSON Lines files in ``matcher/demo/data/``, one record a line with
+"""The demo's written data: JSON Lines files in ``tools/demo/data/``, one record a line with
 named fields, read into the dataclasses below (an unknown or missing field is an error, so a
 typo in the data fails loudly rather than loading half a record).
 

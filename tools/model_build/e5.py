@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding.packed_e5 import PackedE5, read_packed_e5
+from tools.model_build.packed_e5 import PackedE5, read_packed_e5
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 Progress = Callable[[str, float], None]

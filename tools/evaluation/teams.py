@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 K = 5
 DEPTH = 100
@@ -62,12 +62,12 @@ def run(
     from matcher.access import Viewer
     from matcher.challenges import service
     from matcher.db import make_engine, session_scope
-    from matcher.demo.build import load_demo
-    from matcher.evaluation.retrieval import load_queries
     from matcher.indexing import IndexManager
     from matcher.matching import Matcher
     from matcher.migrate import upgrade
     from matcher.models import Organization, Technology
+    from tools.demo.build import load_demo
+    from tools.evaluation.retrieval import load_queries
 
     say = progress or (lambda _m, _f: None)
     queries = load_queries(queries_file or dataset("needs_dev.jsonl"))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from matcher.config import Settings
-from matcher.datasets import dataset
+from tools.datasets import dataset
 
 STATIC_RECIPE = "static-tokenlearn-whiten-1"
 TOP_WORDS = 60_000
@@ -157,11 +157,12 @@ def _token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
 def build_static(
     target: Path, teacher_dir: Path, settings: Settings, progress: Progress
 ) -> dict[str, Any]:
+    """Distil the e5 teacher into static token vectors (see the module) and save the model."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 
-    from matcher.embedding.encoder import embedding_dimension, read_manifest
+    from matcher.embedding.encoder import read_manifest
 
     if not read_manifest(teacher_dir):
         from matcher.errors import ModelUnavailable
@@ -182,14 +183,46 @@ def build_static(
     words = _teacher_word_vectors(
         teacher, vocab, lambda m, f: progress(m, 0.02 + 0.33 * min(f, 1.0))
     )
+    base = sif_weighted(words, vocab, freq)
+    corpus = training_corpus(docs)
+    targets = _teacher_sentence_vectors(teacher, corpus, progress)
+    del teacher
+
+    ids = _token_ids(tokenizer, corpus)
+    trained = _tokenlearn(base, ids, targets, progress)
+    final = whitened(trained, ids)
+
+    progress("保存模型", 0.97)
+    static = StaticEmbedding(tokenizer, embedding_weights=final, base_model="duijie e5")
+    model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
+    model.save(str(target))
+    _pin_module_types(target)
+    scores = evaluate_static(target)
+    progress("完成", 1.0)
+    return {
+        "dim": DIM,
+        "vocab": len(vocab) + 1,
+        "corpus_texts": len(corpus),
+        "build_seconds": round(time.time() - started, 1),
+        "scores": scores,
+    }
+
+
+def sif_weighted(words: np.ndarray, vocab: list[str], freq: dict[str, int]) -> np.ndarray:
+    """The teacher's word vectors, centred and weighted by SIF (frequent words weigh less), under
+    a zero row for the unknown token."""
     base = np.vstack([np.zeros((1, words.shape[1]), np.float32), words - words.mean(0)])
     total = float(sum(freq.values()))
     probs = np.array([1.0] + [freq.get(w, DEFAULT_WORD_FREQ) / total for w in vocab])
     sif = SIF_A / (SIF_A + probs)
     sif[0] = 0.0
-    base = (base * sif[:, None]).astype(np.float32)
+    return (base * sif[:, None]).astype(np.float32)
 
-    corpus = training_corpus(docs)
+
+def _teacher_sentence_vectors(teacher: Any, corpus: list[str], progress: Progress) -> np.ndarray:
+    """What the static model learns to reproduce: the teacher's vector of each corpus text."""
+    from matcher.embedding.encoder import embedding_dimension
+
     targets = np.zeros((len(corpus), int(embedding_dimension(teacher) or 0)), dtype=np.float32)
     step = 256
     for start in range(0, len(corpus), step):
@@ -204,9 +237,16 @@ def build_static(
             f"教师模型编码语料 {min(start + step, len(corpus))}/{len(corpus)}",
             0.35 + 0.5 * (start + step) / len(corpus),
         )
-    del teacher
+    return targets
 
-    ids = _token_ids(tokenizer, corpus)
+
+def _tokenlearn(
+    base: np.ndarray, ids: list[list[int]], targets: np.ndarray, progress: Progress
+) -> np.ndarray:
+    """Token vectors trained so that each text's mean token vector points where the teacher's
+    vector of it does (cosine loss, Adam, seeded order)."""
+    import torch
+
     weights = torch.nn.Parameter(torch.tensor(base))
     goal = torch.tensor(targets)
     goal = goal / goal.norm(dim=1, keepdim=True)
@@ -225,9 +265,11 @@ def build_static(
             loss.backward()
             optimizer.step()
         progress(f"tokenlearn 第 {epoch + 1}/{EPOCHS} 轮", 0.85 + 0.1 * (epoch + 1) / EPOCHS)
-    trained = weights.detach().numpy().astype(np.float64)
+    return weights.detach().numpy().astype(np.float64)
 
-    # Whitening of the corpus' sentence vectors, folded into the token vectors.
+
+def whitened(trained: np.ndarray, ids: list[list[int]]) -> np.ndarray:
+    """Whitening of the corpus' sentence vectors, folded into the token vectors and cut to DIM."""
     sentences = np.stack([trained[r].mean(0) for r in ids])
     mu = sentences.mean(0)
     cov = np.cov((sentences - mu).T)
@@ -235,22 +277,7 @@ def build_static(
     projection = u[:, :DIM] / np.sqrt(s[:DIM] + 1e-12)
     final = ((trained - mu) @ projection).astype(np.float32)
     final[0] = 0.0
-    final = np.ascontiguousarray(np.round(final, 6))  # rounding keeps the files byte-stable
-
-    progress("保存模型", 0.97)
-    static = StaticEmbedding(tokenizer, embedding_weights=final, base_model="duijie e5")
-    model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
-    model.save(str(target))
-    _pin_module_types(target)
-    scores = evaluate_static(target)
-    progress("完成", 1.0)
-    return {
-        "dim": DIM,
-        "vocab": len(vocab) + 1,
-        "corpus_texts": len(corpus),
-        "build_seconds": round(time.time() - started, 1),
-        "scores": scores,
-    }
+    return np.ascontiguousarray(np.round(final, 6))  # rounding keeps the files byte-stable
 
 
 def _pin_module_types(target: Path) -> None:
@@ -272,6 +299,6 @@ def _pin_module_types(target: Path) -> None:
 
 def evaluate_static(path: Path) -> dict[str, float]:
     """STS-B valid (dev) and the test sets, measured on the built files (seconds for a static model)."""
-    from matcher.evaluation.sts import score_model_on_sets
+    from tools.evaluation.sts import score_model_on_sets
 
     return score_model_on_sets(str(path), sets=("stsb_valid", "stsb", "sohu_dd", "sohu_dc"))
