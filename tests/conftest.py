@@ -130,13 +130,6 @@ def sqlite_engine(duijie_home: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    from matcher.datasets import datasets_dir
-
-    return datasets_dir()
-
-
 @pytest.fixture
 def real_models(duijie_home: Path) -> Path:
     """Link the built models (e5, static) into this test's data directory; fail if missing."""
