@@ -23,10 +23,10 @@ from matcher import accounts, leads
 from matcher.access import Viewer
 from matcher.challenges.applications import save_application
 from matcher.challenges.attachments import add_attachment
+from matcher.challenges.models import Application, AwardMilestone, Challenge
 from matcher.challenges.publishing import save_challenge
 from matcher.challenges.review import assign_expert
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn
-from matcher.challenges.models import Application, AwardMilestone, Challenge
 from matcher.config import get_settings
 from matcher.db import session_scope
 from matcher.events import service as events
@@ -136,7 +136,9 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
             session=session, email="expert@example.cn", name="专家", password="pass-123456",
             role="university", organization_id=None, expertise="冶金",
         )  # fmt: skip
-        assignment = assign_expert(session=session, viewer=staff, application=application, expert_id=expert.id)  # type: ignore[arg-type]
+        assignment = assign_expert(
+            session=session, viewer=staff, application=application, expert_id=expert.id
+        )  # type: ignore[arg-type]
         milestone = AwardMilestone(
             challenge_id=open_one.id, application_id=application.id, title="m", status="submitted"
         )  # type: ignore[arg-type]

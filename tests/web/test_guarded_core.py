@@ -17,10 +17,10 @@ from sqlmodel import select
 from matcher import accounts, leads
 from matcher.access import Viewer
 from matcher.challenges.applications import save_application
+from matcher.challenges.models import Challenge
 from matcher.challenges.publishing import save_challenge
 from matcher.challenges.review import assign_expert, conflicts
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn
-from matcher.challenges.models import Challenge
 from matcher.db import session_scope
 from matcher.events import service as events
 from matcher.events.models import Event, Meeting, MeetingFeedback, Participant
@@ -484,7 +484,9 @@ def test_an_expert_from_the_publisher_is_conflicted(engine: Engine, web_app) -> 
             session=session, email="steel-expert@example.cn", name="钢厂专家", password=PASSWORD,
             role="university", organization_id=steel.organization_id, expertise="冶金",
         )  # fmt: skip
-        assert "专家就职于发榜单位" in " ".join(conflicts(session=session, expert=inside, application=application))
+        assert "专家就职于发榜单位" in " ".join(
+            conflicts(session=session, expert=inside, application=application)
+        )
 
 
 def test_an_enterprise_user_cannot_be_made_an_expert(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]

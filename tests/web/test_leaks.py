@@ -28,10 +28,6 @@ from sqlmodel import select
 from matcher import accounts
 from matcher.access import Viewer
 from matcher.challenges.applications import save_application
-from matcher.challenges.publishing import save_challenge
-from matcher.challenges.review import assign_expert
-from matcher.challenges.schemas import ApplicationIn, ChallengeIn
-from matcher.challenges.teams import find_teams, invite
 from matcher.challenges.models import (
     Application,
     Attachment,
@@ -39,6 +35,10 @@ from matcher.challenges.models import (
     Challenge,
     ExpertAssignment,
 )
+from matcher.challenges.publishing import save_challenge
+from matcher.challenges.review import assign_expert
+from matcher.challenges.schemas import ApplicationIn, ChallengeIn
+from matcher.challenges.teams import find_teams, invite
 from matcher.db import session_scope
 from matcher.events import outcomes
 from matcher.events import service as events
@@ -154,7 +154,9 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
                              application_deadline=today + dt.timedelta(days=30)),
             publisher_id=steel.organization_id,
         )  # fmt: skip
-        found = find_teams(session=session, viewer=organizer, matcher=matcher, challenge=challenge, limit=3)
+        found = find_teams(
+            session=session, viewer=organizer, matcher=matcher, challenge=challenge, limit=3
+        )
         for candidate in found:
             invite(
                 session=session, viewer=organizer, challenge=challenge,
@@ -165,7 +167,9 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
             data=ApplicationIn(submit=True, team="课题组", leader="王", approach="基于风口图像与炉顶温度的炉况识别方案，" * 4,
                                budget=50, milestones=[{"title": "样机"}]),
         )  # fmt: skip
-        assign_expert(session=session, viewer=organizer, application=application, expert_id=pk(expert))
+        assign_expert(
+            session=session, viewer=organizer, application=application, expert_id=pk(expert)
+        )
     return {"hidden": hidden_id, "registered": registered_id}
 
 
