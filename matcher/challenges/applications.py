@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -322,29 +323,27 @@ def application_for(
 
 
 def _is_named_partner(session: Session, viewer: Viewer, application: Application) -> bool:
-    return (
-        session.exec(
-            select(ApplicationPartner).where(
-                ApplicationPartner.application_id == application.id,
-                ApplicationPartner.organization_id == viewer.organization_id,
-            )
-        ).first()
-        is not None
+    return _exists(
+        session,
+        select(ApplicationPartner).where(
+            ApplicationPartner.application_id == application.id,
+            ApplicationPartner.organization_id == viewer.organization_id,
+        ),
     )
 
 
 def _is_assigned_expert(session: Session, viewer: Viewer, application: Application) -> bool:
-    if viewer.user_id is None:
-        return False
-    return (
-        session.exec(
-            select(ExpertAssignment).where(
-                ExpertAssignment.application_id == application.id,
-                ExpertAssignment.expert_id == viewer.user_id,
-            )
-        ).first()
-        is not None
+    return viewer.user_id is not None and _exists(
+        session,
+        select(ExpertAssignment).where(
+            ExpertAssignment.application_id == application.id,
+            ExpertAssignment.expert_id == viewer.user_id,
+        ),
     )
+
+
+def _exists(session: Session, stmt: Any) -> bool:
+    return session.exec(stmt).first() is not None
 
 
 def applications_of(*, session: Session, viewer: Viewer, challenge: Challenge) -> list[Application]:
