@@ -17,7 +17,7 @@ from matcher import accounts
 from matcher.access import Viewer
 from matcher.catalog import import_catalog
 from matcher.challenges.applications import decide_partnership, save_application
-from matcher.challenges.models import Application, Challenge
+from matcher.challenges.models import Application, Challenge, ExpertAssignment
 from matcher.challenges.publishing import moderate, save_challenge
 from matcher.challenges.review import assign_expert, submit_score
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn, IndicatorIn
@@ -149,15 +149,19 @@ def application_id(world: World, open_challenge: int) -> int:
         return pk(application)
 
 
+def assign_free_expert(world: World, session: Session, application_id: int) -> ExpertAssignment:
+    """The expert without an organization (so without a conflict) reviews the application."""
+    return assign_expert(
+        session=session, viewer=ORGANIZER, application=world.application(session, application_id),
+        expert_id=world.ids["e-free@example.cn"],
+    )  # fmt: skip
+
+
 @pytest.fixture
 def scored(world: World, application_id: int) -> int:
     """The application reviewed by the free expert (26 + 25 + 16 + 15 = 82); its assignment id."""
     with session_scope(world.engine) as session:
-        application = world.application(session, application_id)
-        assignment = assign_expert(
-            session=session, viewer=ORGANIZER, application=application,
-            expert_id=world.ids["e-free@example.cn"],
-        )  # fmt: skip
+        assignment = assign_free_expert(world, session, application_id)
         submit_score(
             session=session, viewer=world.viewer(session, "e-free@example.cn"),
             assignment=assignment, scores=GOOD_SCORES, comment="技术路线清晰，低温数据充分。",

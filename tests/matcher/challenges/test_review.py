@@ -25,6 +25,7 @@ from tests.matcher.challenges.conftest import (
     ORGANIZER,
     PUBLISHER,
     World,
+    assign_free_expert,
     challenge_in,
     complete_application,
     confirm_partner,
@@ -74,11 +75,8 @@ def test_a_declared_conflict_blocks_the_assignment(world: World, application_id:
 
 def test_scores_are_checked_then_ranked(world: World, application_id: int) -> None:
     with session_scope(world.engine) as session:
+        assignment = assign_free_expert(world, session, application_id)
         application = world.application(session, application_id)
-        assignment = assign_expert(
-            session=session, viewer=ORGANIZER, application=application,
-            expert_id=world.ids["e-free@example.cn"],
-        )  # fmt: skip
         assert application.status == "under_review"
         free = world.viewer(session, "e-free@example.cn")
         assert (
