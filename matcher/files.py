@@ -3,6 +3,7 @@ write to a temporary file beside the target, fsync, then rename over it (atomic 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -47,3 +48,22 @@ def atomic_write_bytes(target: Path, data: bytes, *, prefix: str = ".tmp-") -> P
 
 def atomic_write_text(target: Path, text: str, *, prefix: str = ".tmp-") -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"), prefix=prefix)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_path(directory: Path, digest: str) -> Path:
+    """Where a content-addressed store keeps `digest`: fanned out by its first two characters."""
+    return directory / digest[:2] / digest
+
+
+def store_content(directory: Path, data: bytes, *, prefix: str = ".tmp-") -> str:
+    """Keep `data` under its sha256 in `directory`, written atomically (a copy already there is
+    the same bytes and stays); returns the digest."""
+    digest = sha256_hex(data)
+    target = content_path(directory, digest)
+    if not target.exists():
+        atomic_write_bytes(target, data, prefix=prefix)
+    return digest

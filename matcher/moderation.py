@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from matcher import accounts, listings, services
 from matcher.access import Viewer, suspended_owners
-from matcher.challenges import service as challenges
+from matcher.challenges import publishing
 from matcher.challenges.models import Challenge
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from matcher.models import Need, Organization, Technology
@@ -141,7 +141,9 @@ def decide(
         challenge = session.get(Challenge, item_id)
         if challenge is None:
             raise NotFound("榜单不存在")
-        return challenges.moderate(session, viewer, challenge, approve=approve, note=note)
+        return publishing.moderate(
+            session=session, viewer=viewer, challenge=challenge, approve=approve, note=note
+        )
     if kind == "organization":
         if not viewer.is_staff:
             raise Forbidden("仅平台组织方和管理员可以审核")

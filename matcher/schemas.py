@@ -13,7 +13,16 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 from sqlmodel import SQLModel
 
 from matcher import vocab
@@ -125,8 +134,47 @@ Money = Annotated[float | None, BeforeValidator(_money), AfterValidator(_money_r
 Day = Annotated[dt.date | None, BeforeValidator(_date)]
 """A calendar date ("2027-03-15", "2027/3/15", "2027年3月15日"); blank is None."""
 
+
+def _given_date(value: Any) -> Any:
+    value = _date(value)
+    if value is None:
+        raise ValueError("必填")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_given_date)]
+"""A calendar date that must be given, in the spellings `Day` accepts."""
+
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 """Free text where blank means not given."""
+
+
+def at_most(limit: float, message: str) -> AfterValidator:
+    """An upper bound with its own message: `Annotated[Money, at_most(1e6, "应在 0–1,000,000 万元之间")]`."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and value > limit:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+def named(label: str) -> WrapValidator:
+    """Prefix the wrapped type's own messages with what the field is ("揭榜经费应为数字…"), for
+    fields whose message is read away from the field (a summary line, an API detail). Put it last
+    in the `Annotated` so that it wraps every other validator."""
+
+    def wrap(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            error = (exc.errors()[0].get("ctx") or {}).get("error")
+            if not isinstance(error, ValueError):
+                raise  # a type error keeps its own (translated) message
+            raise ValueError(f"{label}{error}") from None
+
+    return WrapValidator(wrap)
 
 
 class InputModel(BaseModel):

@@ -236,7 +236,7 @@ def home_showcase(
     import datetime as dt
 
     from matcher.access import visible_technologies_clause
-    from matcher.challenges import service as challenges
+    from matcher.challenges.publishing import list_challenges
     from matcher.events.models import Event
 
     today = dt.date.today()
@@ -248,7 +248,7 @@ def home_showcase(
             .limit(4)
         )
     )
-    open_challenges = challenges.list_challenges(session, viewer, status="open")[:4]
+    open_challenges = list_challenges(session=session, viewer=viewer, status="open")[:4]
     visible = visible_technologies_clause(viewer)
     busiest = list(
         session.exec(

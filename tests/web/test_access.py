@@ -21,8 +21,12 @@ from sqlmodel import select
 
 from matcher import accounts, leads
 from matcher.access import Viewer
-from matcher.challenges import service as challenges
+from matcher.challenges.applications import save_application
+from matcher.challenges.attachments import add_attachment
 from matcher.challenges.models import Application, AwardMilestone, Challenge
+from matcher.challenges.publishing import save_challenge
+from matcher.challenges.review import assign_expert
+from matcher.challenges.schemas import ApplicationIn, ChallengeIn
 from matcher.config import get_settings
 from matcher.db import session_scope
 from matcher.events import service as events
@@ -110,29 +114,31 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
         # an expert assignment and a milestone) to another of A's challenges
         deadline = dt.date.today() + dt.timedelta(days=20)
         steel_viewer = Viewer(steel.id, steel.organization_id, "enterprise")
-        pending = challenges.save_challenge(
-            session, steel_viewer,
-            challenges.ChallengeIn(title="内部榜单", problem=f"未公开的难题 {SECRET}，" * 3, application_deadline=deadline),
+        pending = save_challenge(
+            session=session, viewer=steel_viewer,
+            data=ChallengeIn(title="内部榜单", problem=f"未公开的难题 {SECRET}，" * 3, application_deadline=deadline),
         )  # fmt: skip
-        open_one = challenges.save_challenge(
-            session, staff,
-            challenges.ChallengeIn(title="公开榜单", problem="高炉煤气余热回收改造需要新的换热方案，" * 2, application_deadline=deadline),
+        open_one = save_challenge(
+            session=session, viewer=staff,
+            data=ChallengeIn(title="公开榜单", problem="高炉煤气余热回收改造需要新的换热方案，" * 2, application_deadline=deadline),
             publisher_id=steel.organization_id,
         )  # fmt: skip
-        application = challenges.save_application(
-            session, Viewer(univ.id, univ.organization_id, "university"), open_one,
-            challenges.ApplicationIn(team="课题组", leader="王", approach=f"方案 {SECRET} " * 10, budget=10, milestones=[{"title": "m"}]),
-            submit=True,
+        application = save_application(
+            session=session, viewer=Viewer(univ.id, univ.organization_id, "university"), challenge=open_one,
+            data=ApplicationIn(submit=True, team="课题组", leader="王", approach=f"方案 {SECRET} " * 10, budget=10, milestones=[{"title": "m"}]),
         )  # fmt: skip
-        attachment = challenges.add_attachment(
-            session, Viewer(univ.id, univ.organization_id, "university"), application, "a.pdf",
-            b"%PDF-1.4 " + SECRET.encode(), directory=get_settings().attachments_dir, max_bytes=10_000,
+        attachment = add_attachment(
+            session=session, viewer=Viewer(univ.id, univ.organization_id, "university"), application=application,
+            filename="a.pdf", data=b"%PDF-1.4 " + SECRET.encode(), directory=get_settings().attachments_dir,
+            max_bytes=10_000,
         )  # fmt: skip
         expert = accounts.create_user(
             session=session, email="expert@example.cn", name="专家", password="pass-123456",
             role="university", organization_id=None, expertise="冶金",
         )  # fmt: skip
-        assignment = challenges.assign_expert(session, staff, application, expert.id)  # type: ignore[arg-type]
+        assignment = assign_expert(
+            session=session, viewer=staff, application=application, expert_id=expert.id
+        )  # type: ignore[arg-type]
         milestone = AwardMilestone(
             challenge_id=open_one.id, application_id=application.id, title="m", status="submitted"
         )  # type: ignore[arg-type]

@@ -217,3 +217,37 @@ def test_publish_moderate_find_apply_review_award(make_browser, engine: Engine, 
     public = api.get("/api/v1/challenges?status=awarded").json()
     assert [c["title"] for c in public] == ["高炉炉况智能预警"]
     assert public[0]["indicators"][0]["text"] == "≥ 90 %"
+
+
+def test_forms_put_each_message_on_its_field(make_browser) -> None:  # type: ignore[no-untyped-def]
+    steel, organizer, univ = make_browser("steel"), make_browser("organizer"), make_browser("univ")
+    steel.get("/challenges/new")
+    refused = steel.post(
+        "/challenges/new", _form(bounty="三百万", ind_value=["很高", ""], review_on="2000-01-01")
+    )
+    assert refused.status_code == 422
+    assert "揭榜经费应为数字" in refused.text and "第 1 项指标的数值应为数字" in refused.text
+    assert 'value="很高"' in refused.text  # what was typed stays
+    created = steel.post("/challenges/new", _form(), follow_redirects=False)
+    challenge_url = created.headers["location"]
+    organizer.get(challenge_url)
+    organizer.post(f"{challenge_url}/moderate", {"decision": "approve"})
+
+    univ.get(f"{challenge_url}/apply")
+    incomplete = univ.post(
+        f"{challenge_url}/apply",
+        {"team": "课题组", "approach": "太短", "ms_title": ["", ""], "ms_due": ["", ""],
+         "ms_amount": ["", ""], "action": "submit"},
+    )  # fmt: skip
+    assert incomplete.status_code == 422
+    for message in (
+        "请填写团队负责人",
+        "请用至少 50 个字说明技术路线与方案",
+        "请填写申请经费",
+        "至少填写一个里程碑",
+    ):
+        assert message in incomplete.text, message
+    draft = univ.post(
+        f"{challenge_url}/apply", {"team": "课题组", "action": "draft"}, follow_redirects=False
+    )
+    assert draft.status_code == 303

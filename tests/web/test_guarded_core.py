@@ -16,8 +16,11 @@ from sqlmodel import select
 
 from matcher import accounts, leads
 from matcher.access import Viewer
-from matcher.challenges import service as challenges
+from matcher.challenges.applications import save_application
 from matcher.challenges.models import Challenge
+from matcher.challenges.publishing import save_challenge
+from matcher.challenges.review import assign_expert, conflicts
+from matcher.challenges.schemas import ApplicationIn, ChallengeIn
 from matcher.db import session_scope
 from matcher.events import service as events
 from matcher.events.models import Event, Meeting, MeetingFeedback, Participant
@@ -431,24 +434,26 @@ def test_naming_an_experts_institution_blocks_nobody_and_reviewers_stay_anonymou
     with session_scope(engine) as session:
         steel, univ = _viewer(session, "steel"), _viewer(session, "univ")
         inst_org = _user(session, "inst").organization_id
-        challenge = challenges.save_challenge(
-            session, _viewer(session, "organizer"),
-            challenges.ChallengeIn(title="高炉炉况预警", problem="高炉炉况判断依赖经验，需在线监测与异常预警，" * 2,
-                                   application_deadline=dt.date.today() + dt.timedelta(days=30)),
+        challenge = save_challenge(
+            session=session, viewer=_viewer(session, "organizer"),
+            data=ChallengeIn(title="高炉炉况预警", problem="高炉炉况判断依赖经验，需在线监测与异常预警，" * 2,
+                             application_deadline=dt.date.today() + dt.timedelta(days=30)),
             publisher_id=steel.organization_id,
         )  # fmt: skip
-        application = challenges.save_application(
-            session, univ, challenge,
-            challenges.ApplicationIn(team="课题组", leader="王", approach="基于风口图像的炉况识别方案，" * 5,
-                                     budget=50, milestones=[{"title": "样机"}], partner_names=["云岫材料研究所"]),
-            submit=True,
+        application = save_application(
+            session=session, viewer=univ, challenge=challenge,
+            data=ApplicationIn(submit=True, team="课题组", leader="王", approach="基于风口图像的炉况识别方案，" * 5,
+                               budget=50, milestones=[{"title": "样机"}], partner_names=["云岫材料研究所"]),
         )  # fmt: skip
         expert = accounts.create_user(
             session=session, email="inst-expert@example.cn", name="院所专家丁", password=PASSWORD,
             role="university", organization_id=inst_org, expertise="冶金 高炉",
         )  # fmt: skip
         # the partner has not confirmed: the expert from that institute is not blocked
-        challenges.assign_expert(session, _viewer(session, "organizer"), application, pk(expert))
+        assign_expert(
+            session=session, viewer=_viewer(session, "organizer"), application=application,
+            expert_id=pk(expert),
+        )  # fmt: skip
         challenge_id = pk(challenge)
     # the publisher sees that reviews are assigned, not who reviews
     publisher_page = make_browser("steel").get(f"/challenges/{challenge_id}").text
@@ -464,23 +469,24 @@ def test_naming_an_experts_institution_blocks_nobody_and_reviewers_stay_anonymou
 def test_an_expert_from_the_publisher_is_conflicted(engine: Engine, web_app) -> None:  # type: ignore[no-untyped-def]
     with session_scope(engine) as session:
         steel, univ = _viewer(session, "steel"), _viewer(session, "univ")
-        challenge = challenges.save_challenge(
-            session, _viewer(session, "organizer"),
-            challenges.ChallengeIn(title="余热回收", problem="高炉煤气余热回收效率低，需要新的换热方案，" * 2,
-                                   application_deadline=dt.date.today() + dt.timedelta(days=30)),
+        challenge = save_challenge(
+            session=session, viewer=_viewer(session, "organizer"),
+            data=ChallengeIn(title="余热回收", problem="高炉煤气余热回收效率低，需要新的换热方案，" * 2,
+                             application_deadline=dt.date.today() + dt.timedelta(days=30)),
             publisher_id=steel.organization_id,
         )  # fmt: skip
-        application = challenges.save_application(
-            session, univ, challenge,
-            challenges.ApplicationIn(team="课题组", leader="王", approach="采用热管换热与余热发电的组合方案，" * 5,
-                                     budget=50, milestones=[{"title": "样机"}]),
-            submit=True,
+        application = save_application(
+            session=session, viewer=univ, challenge=challenge,
+            data=ApplicationIn(submit=True, team="课题组", leader="王", approach="采用热管换热与余热发电的组合方案，" * 5,
+                               budget=50, milestones=[{"title": "样机"}]),
         )  # fmt: skip
         inside = accounts.create_user(
             session=session, email="steel-expert@example.cn", name="钢厂专家", password=PASSWORD,
             role="university", organization_id=steel.organization_id, expertise="冶金",
         )  # fmt: skip
-        assert "专家就职于发榜单位" in " ".join(challenges.conflicts(session, inside, application))
+        assert "专家就职于发榜单位" in " ".join(
+            conflicts(session=session, expert=inside, application=application)
+        )
 
 
 def test_an_enterprise_user_cannot_be_made_an_expert(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
@@ -639,10 +645,10 @@ def test_organizers_see_no_emails_and_manage_only_their_agencys_challenges(  # t
         for org, email in ((agency, "a1@example.cn"), (other, "a2@example.cn")):
             accounts.create_user(session=session, email=email, name=email, password=PASSWORD,
                                  role="organizer", organization_id=org.id)  # fmt: skip
-        mine = challenges.save_challenge(
-            session, Viewer(None, agency.id, "organizer"),
-            challenges.ChallengeIn(title="省中心的榜单", problem="需要高炉炉况在线监测与异常预警的整体方案。" * 2,
-                                   application_deadline=dt.date.today() + dt.timedelta(days=30)),
+        mine = save_challenge(
+            session=session, viewer=Viewer(None, agency.id, "organizer"),
+            data=ChallengeIn(title="省中心的榜单", problem="需要高炉炉况在线监测与异常预警的整体方案。" * 2,
+                             application_deadline=dt.date.today() + dt.timedelta(days=30)),
             publisher_id=_user(session, "steel").organization_id,
         )  # fmt: skip
         challenge_id = pk(mine)

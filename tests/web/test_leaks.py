@@ -27,7 +27,7 @@ from sqlmodel import select
 
 from matcher import accounts
 from matcher.access import Viewer
-from matcher.challenges import service as challenges
+from matcher.challenges.applications import save_application
 from matcher.challenges.models import (
     Application,
     Attachment,
@@ -35,6 +35,10 @@ from matcher.challenges.models import (
     Challenge,
     ExpertAssignment,
 )
+from matcher.challenges.publishing import save_challenge
+from matcher.challenges.review import assign_expert
+from matcher.challenges.schemas import ApplicationIn, ChallengeIn
+from matcher.challenges.teams import find_teams, invite
 from matcher.db import session_scope
 from matcher.events import outcomes
 from matcher.events import service as events
@@ -144,21 +148,28 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
                 outcome="signed", amount=10, share_contact=True,
             )  # fmt: skip
         # 揭榜挂帅: a challenge, team finding, an invitation, an application under review
-        challenge = challenges.save_challenge(
-            session, organizer,
-            challenges.ChallengeIn(title="高炉炉况预警揭榜", problem="高炉炉况判断依赖经验，需要在线监测与提前预警。" * 2,
-                                   application_deadline=today + dt.timedelta(days=30)),
+        challenge = save_challenge(
+            session=session, viewer=organizer,
+            data=ChallengeIn(title="高炉炉况预警揭榜", problem="高炉炉况判断依赖经验，需要在线监测与提前预警。" * 2,
+                             application_deadline=today + dt.timedelta(days=30)),
             publisher_id=steel.organization_id,
         )  # fmt: skip
-        for candidate in challenges.find_teams(session, organizer, matcher, challenge, limit=3):
-            challenges.invite(session, organizer, challenge, pk(candidate.organization), "推荐")
-        application = challenges.save_application(
-            session, viewer["univ"], challenge,
-            challenges.ApplicationIn(team="课题组", leader="王", approach="基于风口图像与炉顶温度的炉况识别方案，" * 4,
-                                     budget=50, milestones=[{"title": "样机"}]),
-            submit=True,
+        found = find_teams(
+            session=session, viewer=organizer, matcher=matcher, challenge=challenge, limit=3
+        )
+        for candidate in found:
+            invite(
+                session=session, viewer=organizer, challenge=challenge,
+                organization_id=pk(candidate.organization), reason="推荐",
+            )  # fmt: skip
+        application = save_application(
+            session=session, viewer=viewer["univ"], challenge=challenge,
+            data=ApplicationIn(submit=True, team="课题组", leader="王", approach="基于风口图像与炉顶温度的炉况识别方案，" * 4,
+                               budget=50, milestones=[{"title": "样机"}]),
         )  # fmt: skip
-        challenges.assign_expert(session, organizer, application, pk(expert))
+        assign_expert(
+            session=session, viewer=organizer, application=application, expert_id=pk(expert)
+        )
     return {"hidden": hidden_id, "registered": registered_id}
 
 

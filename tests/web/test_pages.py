@@ -252,7 +252,7 @@ def test_admin_moderation_rejects_with_reason(make_browser, engine: Engine) -> N
 
 
 def test_admin_makes_an_existing_user_a_review_expert(make_browser, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    from matcher.challenges.service import experts
+    from matcher.challenges.review import experts
     from matcher.models import User
 
     with session_scope(engine, write=False) as session:
@@ -269,7 +269,7 @@ def test_admin_makes_an_existing_user_a_review_expert(make_browser, engine: Engi
     )
     assert saved.status_code == 303
     with session_scope(engine, write=False) as session:
-        assert [u.email for u in experts(session)] == ["univ@example.cn"]
+        assert [u.email for u in experts(session=session)] == ["univ@example.cn"]
         assert session.get(User, univ.id).expertise == "高炉炼铁 炉况监测"  # type: ignore[union-attr]
         entry = session.exec(
             select(AuditLog).where(AuditLog.action == "admin.user_expertise")
@@ -282,7 +282,7 @@ def test_admin_makes_an_existing_user_a_review_expert(make_browser, engine: Engi
     assert refused.status_code == 422 and "企业用户不能担任评审专家" in refused.text
     admin.post(f"/admin/users/{univ.id}/expertise", {"expertise": " "}, follow_redirects=False)
     with session_scope(engine, write=False) as session:
-        assert experts(session) == []
+        assert experts(session=session) == []
     assert (
         make_browser("inst")
         .post(f"/admin/users/{univ.id}/expertise", {"expertise": "x"})

@@ -361,18 +361,19 @@ def test_the_grid_names_meetings_without_internal_ids(make_browser, engine: Engi
 def _challenge_with_indicator(engine: Engine) -> int:
     import datetime as dt
 
-    from matcher.challenges import service as challenges
+    from matcher.challenges.publishing import save_challenge
+    from matcher.challenges.schemas import ChallengeIn, IndicatorIn
     from matcher.models import pk
 
     with session_scope(engine) as session:
         organizer = _viewer_of(session, "organizer")
         steel = _viewer_of(session, "steel")
-        challenge = challenges.save_challenge(
-            session, organizer,
-            challenges.ChallengeIn(
+        challenge = save_challenge(
+            session=session, viewer=organizer,
+            data=ChallengeIn(
                 title="高炉炉况异常提前预警", problem="高炉炉况判断依赖经验，需在线监测与异常预警，" * 2,
                 application_deadline=dt.date.today() + dt.timedelta(days=30), bounty=300,
-                indicators=[challenges.IndicatorIn("预警提前量", ">=", 72, None, "小时")],
+                indicators=[IndicatorIn(name="预警提前量", comparison=">=", value=72, unit="小时")],
             ),
             publisher_id=steel.organization_id,
         )  # fmt: skip

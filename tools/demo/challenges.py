@@ -12,8 +12,9 @@ from sqlmodel import col, select
 
 from matcher import accounts
 from matcher.access import Viewer
-from matcher.challenges import service
 from matcher.challenges.models import Challenge
+from matcher.challenges.publishing import save_challenge
+from matcher.challenges.schemas import ChallengeIn, IndicatorIn
 from matcher.db import session_scope
 from matcher.models import Organization, User
 from tools.demo import records
@@ -79,14 +80,14 @@ def load_demo_challenges(engine: Engine) -> int:
                 raise RuntimeError(
                     f"demo challenge {record.title}: no demo enterprise {record.owner}"
                 )
-            data = service.ChallengeIn(
+            data = ChallengeIn(
                 title=record.title, problem=record.problem, tech_field=record.field, bounty=record.bounty,
                 rnd_budget=record.bounty * 2, application_deadline=today + dt.timedelta(days=30 + 10 * i),
                 review_on=today + dt.timedelta(days=45 + 10 * i), start_on=today + dt.timedelta(days=60 + 10 * i),
                 acceptance_on=today + dt.timedelta(days=425 + 10 * i),
                 eligible_kinds=["university", "institute"],
-                indicators=[service.IndicatorIn(**row) for row in record.indicators],
+                indicators=[IndicatorIn(**row) for row in record.indicators],
             )  # fmt: skip
-            service.save_challenge(session, organizer, data, publisher_id=owner.id)
+            save_challenge(session=session, viewer=organizer, data=data, publisher_id=owner.id)
             created += 1
     return created

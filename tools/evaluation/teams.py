@@ -60,7 +60,9 @@ def run(
     from sqlmodel import select
 
     from matcher.access import Viewer
-    from matcher.challenges import service
+    from matcher.challenges.publishing import save_challenge
+    from matcher.challenges.schemas import ChallengeIn
+    from matcher.challenges.teams import find_teams
     from matcher.db import make_engine, session_scope
     from matcher.indexing import IndexManager
     from matcher.matching import Matcher
@@ -103,10 +105,10 @@ def run(
         for i, q in enumerate(queries):
             relevants.append({org_of_code[r] for r in q["relevant"] if r in org_of_code})
             with session_scope(engine) as session:
-                challenge = service.save_challenge(
-                    session,
-                    organizer,
-                    service.ChallengeIn(
+                challenge = save_challenge(
+                    session=session,
+                    viewer=organizer,
+                    data=ChallengeIn(
                         title=q["query"][:40],
                         problem=q["query"],
                         application_deadline=deadline,
@@ -114,7 +116,13 @@ def run(
                     ),
                     publisher_id=publisher_id,
                 )
-                found = service.find_teams(session, organizer, matcher, challenge, limit=20)
+                found = find_teams(
+                    session=session,
+                    viewer=organizer,
+                    matcher=matcher,
+                    challenge=challenge,
+                    limit=20,
+                )
                 ranked["engine"].append([c.organization.id for c in found if c.organization.id])
             ranked["bm25"].append(
                 aggregate(matcher.lexical_only("technologies", q["query"], DEPTH), owner_of)

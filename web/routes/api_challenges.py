@@ -8,10 +8,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from matcher.challenges import service
+from matcher.challenges import access, applications, publishing, review, teams
 from matcher.challenges.indicators import describe
+from matcher.challenges.models import Challenge
 from matcher.errors import Conflict
+from matcher.models import pk
 from web.deps import read_session, unit_of_work
 from web.routes.api import ERROR_RESPONSES, MatcherDep, OptionalViewer, RequiredViewer
 
@@ -91,8 +94,8 @@ class RankingOut(BaseModel):
     criteria: dict[str, float]
 
 
-def _out(session: object, challenge: service.Challenge) -> ChallengeOut:
-    rows = service.indicators_of(session, challenge.id or 0)  # type: ignore[arg-type]
+def _out(session: Session, challenge: Challenge) -> ChallengeOut:
+    rows = publishing.indicators_of(session=session, challenge_id=pk(challenge))
     data = challenge.model_dump()
     data["indicators"] = [
         IndicatorOut(
@@ -113,8 +116,12 @@ def list_challenges(
     field: str = Query(default="", max_length=40),
 ) -> list[ChallengeOut]:
     with read_session(request) as session:
-        rows = service.list_challenges(
-            session, viewer, status="" if status == "all" else status, field_name=field, q=q
+        rows = publishing.list_challenges(
+            session=session,
+            viewer=viewer,
+            status="" if status == "all" else status,
+            field_name=field,
+            q=q,
         )
         return [_out(session, c) for c in rows]
 
@@ -122,7 +129,8 @@ def list_challenges(
 @router.get("/challenges/{challenge_id}", response_model=ChallengeOut, summary="榜单详情")
 def get_challenge(request: Request, challenge_id: int, viewer: OptionalViewer) -> ChallengeOut:
     with read_session(request) as session:
-        return _out(session, service.get_challenge(session, viewer, challenge_id))
+        challenge = access.get_challenge(session=session, viewer=viewer, challenge_id=challenge_id)
+        return _out(session, challenge)
 
 
 @router.get(
@@ -134,7 +142,12 @@ def find_teams(
     request: Request, challenge_id: int, viewer: RequiredViewer, matcher: MatcherDep
 ) -> list[CandidateOut]:
     with read_session(request) as session:
-        challenge = service.managed_challenge(session, viewer, challenge_id)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer, challenge_id=challenge_id
+        )
+        found = teams.find_teams(
+            session=session, viewer=viewer, matcher=matcher, challenge=challenge
+        )
         return [
             CandidateOut(
                 organization_id=c.organization.id or 0, name=c.organization.name,
@@ -148,7 +161,7 @@ def find_teams(
                     for k in c.checks
                 ],
             )
-            for c in service.find_teams(session, viewer, matcher, challenge)
+            for c in found
         ]  # fmt: skip
 
 
@@ -157,8 +170,13 @@ def invite(
     request: Request, challenge_id: int, body: InviteIn, viewer: RequiredViewer
 ) -> dict[str, int]:
     with unit_of_work(request) as session:
-        challenge = service.managed_challenge(session, viewer, challenge_id)
-        row = service.invite(session, viewer, challenge, body.organization_id, body.reason)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer, challenge_id=challenge_id
+        )
+        row = teams.invite(
+            session=session, viewer=viewer, challenge=challenge,
+            organization_id=body.organization_id, reason=body.reason,
+        )  # fmt: skip
         session.flush()
         return {"id": row.id or 0, "organization_id": row.organization_id}
 
@@ -174,15 +192,22 @@ def assign_expert(
 ) -> AssignmentOut:
     try:
         with unit_of_work(request) as session:
-            application, _ = service.application_for(session, viewer, application_id)
-            row = service.assign_expert(session, viewer, application, body.expert_id)
+            application, _ = applications.application_for(
+                session=session, viewer=viewer, application_id=application_id
+            )
+            row = review.assign_expert(
+                session=session, viewer=viewer, application=application, expert_id=body.expert_id
+            )
             session.flush()
             return AssignmentOut(
                 id=row.id or 0, application_id=row.application_id, expert_id=row.expert_id
             )
     except Conflict as exc:
         with unit_of_work(request) as session:
-            service.record_refusal(session, viewer, application_id, body.expert_id, exc.message)
+            review.record_refusal(
+                session=session, viewer=viewer, application_id=application_id,
+                expert_id=body.expert_id, reason=exc.message,
+            )  # fmt: skip
         raise
 
 
@@ -193,12 +218,14 @@ def assign_expert(
 )
 def rankings(request: Request, challenge_id: int, viewer: RequiredViewer) -> list[RankingOut]:
     with read_session(request) as session:
-        challenge = service.managed_challenge(session, viewer, challenge_id)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer, challenge_id=challenge_id
+        )
         return [
             RankingOut(
                 application_id=r.application.id or 0, organization_id=r.organization.id or 0,
                 status=r.application.status, reviews=r.reviews, assigned=r.assigned,
                 mean=r.mean, spread=r.spread, criteria=r.criteria,
             )
-            for r in service.rankings(session, viewer, challenge)
+            for r in review.rankings(session=session, viewer=viewer, challenge=challenge)
         ]  # fmt: skip

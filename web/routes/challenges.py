@@ -1,18 +1,22 @@
-"""揭榜挂帅 pages: the listing, publishing and moderation, finding and inviting teams,
-applications with attachments and their timeline, expert review with conflict-of-interest
-screening, the decision and the award's milestones."""
+"""揭榜挂帅 pages: the listing, publishing and moderation, the challenge page, finding and
+inviting teams. Applications are in `challenge_applications`, review and the award in
+`challenge_reviews`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from matcher.access import Viewer
-from matcher.challenges import service
+from matcher.challenges import access, publishing, review, teams
+from matcher.challenges.applications import my_application
+from matcher.challenges.award import milestones_of
 from matcher.challenges.indicators import describe
 from matcher.challenges.models import (
     APPLICATION_STATUSES,
@@ -22,14 +26,12 @@ from matcher.challenges.models import (
     MILESTONE_STATUSES,
     PARTNER_STATUSES,
     RUBRIC,
-    Application,
-    Attachment,
     Challenge,
     ChallengeInvite,
     ExpertAssignment,
-    ExpertConflict,
 )
-from matcher.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from matcher.challenges.schemas import ChallengeIn
+from matcher.errors import Conflict, DomainError, NotFound, ValidationFailed
 from matcher.models import Organization, User, pk
 from matcher.vocab import PROVINCES, TECH_FIELDS
 from web.deps import (
@@ -40,12 +42,12 @@ from web.deps import (
     unit_of_work,
     viewer_for,
 )
-from web.responses import download, redirect
+from web.forms import parse
+from web.responses import redirect
 from web.templating import render
 
 router = APIRouter()
 INDICATOR_ROWS = 6
-MILESTONE_ROWS = 4
 LABELS = {
     "challenge_statuses": CHALLENGE_STATUSES,
     "application_statuses": APPLICATION_STATUSES,
@@ -58,10 +60,9 @@ LABELS = {
 }
 
 
-def _back(request: Request, url: str, *, error: str = "", ok: str = "") -> RedirectResponse:
-    if error:
-        return redirect(request, url, error, level="error")
-    return redirect(request, url, ok)
+def padded(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The rows of a repeated-row table, with blank rows up to `count` to type into."""
+    return rows + [{} for _ in range(max(0, count - len(rows)))]
 
 
 # --- listing ---------------------------------------------------------------------------------
@@ -78,12 +79,14 @@ def challenges_list(
 ) -> HTMLResponse:
     viewer = viewer_for(user)
     with read_session(request) as session:
-        rows = service.list_challenges(
-            session, viewer, status=status if status != "all" else "", field_name=field,
-            q=q[:100], mine=mine == "1",
+        rows = publishing.list_challenges(
+            session=session, viewer=viewer, status=status if status != "all" else "",
+            field_name=field, q=q[:100], mine=mine == "1",
         )  # fmt: skip
         pending = (
-            service.list_challenges(session, viewer, status="pending") if viewer.is_staff else []
+            publishing.list_challenges(session=session, viewer=viewer, status="pending")
+            if viewer.is_staff
+            else []
         )
         publishers = {
             o.id: o
@@ -107,14 +110,14 @@ def challenges_list(
 
 
 def _form_values(challenge: Challenge | None, session: Session | None) -> dict[str, Any]:
-    if challenge is None:
+    if challenge is None or session is None:
         return {
             "application_deadline": (dt.date.today() + dt.timedelta(days=45)).isoformat(),
             "visibility": "public",
-            "indicators": [{} for _ in range(INDICATOR_ROWS)],
+            "indicators": padded([], INDICATOR_ROWS),
             "eligible_kinds": ["university", "institute"],
         }
-    rows = service.indicators_of(session, pk(challenge)) if session else []  # type: ignore[arg-type]
+    rows = publishing.indicators_of(session=session, challenge_id=pk(challenge))
     values: dict[str, Any] = {
         k: ("" if getattr(challenge, k) is None else str(getattr(challenge, k)))
         for k in (
@@ -126,96 +129,47 @@ def _form_values(challenge: Challenge | None, session: Session | None) -> dict[s
     values["rnd_budget"] = "" if challenge.rnd_budget is None else f"{challenge.rnd_budget:g}"
     values["eligible_kinds"] = challenge.eligible_kinds
     values["eligible_provinces"] = challenge.eligible_provinces
-    values["indicators"] = [
+    values["indicators"] = padded([
         {"name": r.name, "comparison": r.comparison, "value": f"{r.value:g}",
          "value_max": "" if r.value_max is None else f"{r.value_max:g}", "unit": r.unit}
         for r in rows
-    ] + [{} for _ in range(max(0, INDICATOR_ROWS - len(rows)))]  # fmt: skip
+    ], INDICATOR_ROWS)  # fmt: skip
     return values
 
 
-def _parse_challenge(
-    form: Any,
-) -> tuple[dict[str, Any], service.ChallengeIn | None, dict[str, str]]:
-    values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-    values["eligible_kinds"] = [v for v in form.getlist("eligible_kinds") if isinstance(v, str)]
-    values["eligible_provinces"] = [
-        v for v in form.getlist("eligible_provinces") if isinstance(v, str)
-    ]
-    errors: dict[str, str] = {}
-    rows = []
-    names, comps = form.getlist("ind_name"), form.getlist("ind_comparison")
-    vals, maxes, units = (
-        form.getlist("ind_value"),
-        form.getlist("ind_value_max"),
-        form.getlist("ind_unit"),
+def indicator_rows(form: FormData) -> list[dict[str, str]]:
+    """The indicator table as typed, row by row (the columns are parallel lists)."""
+    names, comparisons, values, maxes, units = (
+        [str(v) for v in form.getlist(f"ind_{column}")]
+        for column in ("name", "comparison", "value", "value_max", "unit")
     )
-    values["indicators"] = []
-    for i in range(len(names)):
-        row = {
-            "name": str(names[i]).strip(),
-            "comparison": str(comps[i]) if i < len(comps) else ">=",
-            "value": str(vals[i]).strip() if i < len(vals) else "",
-            "value_max": str(maxes[i]).strip() if i < len(maxes) else "",
-            "unit": str(units[i]).strip() if i < len(units) else "",
+
+    def cell(column: list[str], i: int, default: str = "") -> str:
+        return column[i].strip() if i < len(column) else default
+
+    return [
+        {
+            "name": names[i].strip(),
+            "comparison": cell(comparisons, i, ">="),
+            "value": cell(values, i),
+            "value_max": cell(maxes, i),
+            "unit": cell(units, i),
         }
-        values["indicators"].append(row)
-        if not row["name"] and not row["value"]:
-            continue
-        try:
-            value = service.parse_number(row["value"], f"指标「{row['name']}」的数值")
-            value_max = service.parse_number(row["value_max"], f"指标「{row['name']}」的上限")
-            if value is None:
-                raise ValidationFailed(f"请填写指标「{row['name'] or i + 1}」的数值")
-            rows.append(
-                service.IndicatorIn(row["name"], row["comparison"], value, value_max, row["unit"])
-            )
-        except ValidationFailed as exc:
-            errors["indicators"] = exc.message
-    values["indicators"] += [{} for _ in range(max(0, INDICATOR_ROWS - len(values["indicators"])))]
+        for i in range(len(names))
+    ]
 
-    def date(key: str, required: bool = False) -> dt.date | None:
-        text = values.get(key, "").strip()
-        if not text:
-            if required:
-                errors[key] = "请填写日期"
-            return None
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            errors[key] = "日期格式应为 2027-03-15"
-            return None
 
-    def number(key: str, label: str) -> float | None:
-        try:
-            return service.parse_number(values.get(key, ""), label)
-        except ValidationFailed as exc:
-            errors[key] = exc.message
-            return None
-
-    deadline = date("application_deadline", required=True)
-    bounty = number("bounty", "揭榜经费")
-    rnd = number("rnd_budget", "研发投入")
-    trl = number("min_trl", "成熟度")
-    data = service.ChallengeIn(
-        title=values.get("title", ""),
-        problem=values.get("problem", ""),
-        application_deadline=deadline or dt.date.today(),
-        bounty=bounty or 0.0,
-        tech_field=values.get("field", ""),
-        rnd_budget=rnd,
-        min_trl=int(trl) if trl is not None else None,
-        review_on=date("review_on"),
-        start_on=date("start_on"),
-        acceptance_on=date("acceptance_on"),
-        eligible_provinces=[p for p in values["eligible_provinces"] if p in PROVINCES],
-        eligible_kinds=values["eligible_kinds"],
-        visibility=values.get("visibility", "public"),
-        indicators=rows,
+def _parse_challenge(form: FormData) -> tuple[dict[str, Any], ChallengeIn | None, dict[str, str]]:
+    rows = indicator_rows(form)
+    values, data, errors = parse(
+        ChallengeIn,
+        form,
+        lists=("eligible_kinds", "eligible_provinces"),
+        names={"tech_field": "field"},
+        extra={"indicators": [r for r in rows if r["name"] or r["value"]]},  # blank rows skipped
     )
-    if deadline is not None:
-        errors = {**service.validate_challenge(data), **errors}
-    return values, (None if errors else data), errors
+    values["indicators"] = padded(list(rows), INDICATOR_ROWS)
+    return values, data, errors
 
 
 def _challenge_form(
@@ -251,8 +205,8 @@ async def create_challenge(request: Request, user: CurrentUser) -> Response:
     if data is not None:
         try:
             with unit_of_work(request) as session:
-                challenge = service.save_challenge(
-                    session, viewer, data, submit=form.get("action") != "draft"
+                challenge = publishing.save_challenge(
+                    session=session, viewer=viewer, data=data, submit=form.get("action") != "draft"
                 )
                 challenge_id = pk(challenge)
             return RedirectResponse(f"/challenges/{challenge_id}", status_code=303)
@@ -264,7 +218,9 @@ async def create_challenge(request: Request, user: CurrentUser) -> Response:
 @router.get("/challenges/{challenge_id}/edit", response_class=HTMLResponse)
 def edit_challenge(request: Request, challenge_id: int, user: CurrentUser) -> HTMLResponse:
     with read_session(request) as session:
-        challenge = service.managed_challenge(session, viewer_for(user), challenge_id)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer_for(user), challenge_id=challenge_id
+        )
         values = _form_values(challenge, session)
     return _challenge_form(request, values, {}, challenge)
 
@@ -275,14 +231,19 @@ async def update_challenge(request: Request, challenge_id: int, user: CurrentUse
     form = await request.form()
     values, data, errors = _parse_challenge(form)
     with read_session(request) as session:
-        challenge = service.managed_challenge(session, viewer, challenge_id)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer, challenge_id=challenge_id
+        )
     if data is not None:
         try:
             with unit_of_work(request) as session:
-                existing = service.managed_challenge(session, viewer, challenge_id)
-                service.save_challenge(
-                    session, viewer, data, existing=existing, submit=form.get("action") != "draft"
+                existing = access.managed_challenge(
+                    session=session, viewer=viewer, challenge_id=challenge_id
                 )
+                publishing.save_challenge(
+                    session=session, viewer=viewer, data=data, existing=existing,
+                    submit=form.get("action") != "draft",
+                )  # fmt: skip
             return RedirectResponse(f"/challenges/{challenge_id}", status_code=303)
         except DomainError as exc:
             errors[""] = exc.message
@@ -295,13 +256,19 @@ def moderate(
     decision: Annotated[str, Form()], note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:  # fmt: skip
     viewer = viewer_for(user)
+    back = f"/challenges/{challenge_id}"
     try:
         with unit_of_work(request) as session:
-            challenge = service.managed_challenge(session, viewer, challenge_id)
-            service.moderate(session, viewer, challenge, approve=decision == "approve", note=note)
+            challenge = access.managed_challenge(
+                session=session, viewer=viewer, challenge_id=challenge_id
+            )
+            publishing.moderate(
+                session=session, viewer=viewer, challenge=challenge,
+                approve=decision == "approve", note=note,
+            )  # fmt: skip
     except (ValidationFailed, Conflict) as exc:
-        return _back(request, f"/challenges/{challenge_id}", error=exc.message)
-    return _back(request, f"/challenges/{challenge_id}", ok="已审核")
+        return redirect(request, back, exc.message, level="error")
+    return redirect(request, back, "已审核")
 
 
 # --- the challenge page ----------------------------------------------------------------------
@@ -311,16 +278,15 @@ def moderate(
 def challenge_detail(request: Request, challenge_id: int, user: OptionalUser) -> HTMLResponse:
     viewer = viewer_for(user)
     with read_session(request) as session:
-        challenge = service.get_challenge(session, viewer, challenge_id)
-        manage = service.can_manage(viewer, challenge)
-        publisher = session.get(Organization, challenge.publisher_id)
+        challenge = access.get_challenge(session=session, viewer=viewer, challenge_id=challenge_id)
+        manage = access.can_manage(viewer, challenge)
         ctx: dict[str, Any] = {
             "challenge": challenge,
-            "publisher": publisher,
-            "indicators": service.indicators_of(session, challenge_id),
+            "publisher": session.get(Organization, challenge.publisher_id),
+            "indicators": publishing.indicators_of(session=session, challenge_id=challenge_id),
             "manage": manage,
-            "staff": service.is_organizer(viewer, challenge),
-            "mine": service.my_application(session, viewer, challenge),
+            "staff": access.is_organizer(viewer, challenge),
+            "mine": my_application(session=session, viewer=viewer, challenge=challenge),
             "invited": None,
             "can_apply": False,
             "apply_note": "",
@@ -328,48 +294,61 @@ def challenge_detail(request: Request, challenge_id: int, user: OptionalUser) ->
             **LABELS,
         }
         if viewer.organization_id is not None:
-            ctx["invited"] = session.exec(
-                select(ChallengeInvite).where(
-                    ChallengeInvite.challenge_id == challenge_id,
-                    ChallengeInvite.organization_id == viewer.organization_id,
-                )
-            ).first()
-            org = session.get(Organization, viewer.organization_id)
-            if org is not None and viewer.role in ("enterprise", "university"):
-                ok, note = service.eligibility(challenge, org)
-                ctx["can_apply"] = ok and challenge.status == "open"
-                ctx["apply_note"] = note
+            ctx.update(_applicant_context(session, viewer, challenge))
         if manage:
-            ctx["rankings"] = service.rankings(session, viewer, challenge)
-            ctx["experts"] = (
-                service.experts(session) if service.is_organizer(viewer, challenge) else []
-            )
-            named = service.may_see_reviewers(viewer, challenge)
-            assigned: dict[int, list[tuple[ExpertAssignment, User | None]]] = {}
-            for a in session.exec(
-                select(ExpertAssignment).where(ExpertAssignment.challenge_id == challenge_id)
-            ):
-                assigned.setdefault(a.application_id, []).append(
-                    (a, session.get(User, a.expert_id) if named else None)
-                )
-            ctx["assigned"] = assigned
-            ctx["invites"] = list(
-                session.exec(
-                    select(ChallengeInvite).where(ChallengeInvite.challenge_id == challenge_id)
-                )
-            )
-            ctx["invite_orgs"] = {
-                o.id: o
-                for o in session.exec(
-                    select(Organization).where(
-                        col(Organization.id).in_(
-                            {i.organization_id for i in ctx["invites"]} or {-1}
-                        )
-                    )
-                )
-            }
-            ctx["milestones"] = service.milestones_of(session, challenge_id)
+            ctx.update(_manager_context(session, viewer, challenge))
     return render(request, "challenges/detail.html", ctx)
+
+
+def _applicant_context(session: Session, viewer: Viewer, challenge: Challenge) -> dict[str, Any]:
+    """Whether the viewer's organization was invited, and may apply."""
+    ctx: dict[str, Any] = {
+        "invited": session.exec(
+            select(ChallengeInvite).where(
+                ChallengeInvite.challenge_id == challenge.id,
+                ChallengeInvite.organization_id == viewer.organization_id,
+            )
+        ).first()
+    }
+    org = session.get(Organization, viewer.organization_id)
+    if org is not None and viewer.role in ("enterprise", "university"):
+        ok, note = teams.eligibility(challenge, org)
+        ctx["can_apply"] = ok and challenge.status == "open"
+        ctx["apply_note"] = note
+    return ctx
+
+
+def _manager_context(session: Session, viewer: Viewer, challenge: Challenge) -> dict[str, Any]:
+    """What the publisher and the organizers see: rankings, experts, invitations, milestones."""
+    challenge_id = pk(challenge)
+    organizer = access.is_organizer(viewer, challenge)
+    named = access.may_see_reviewers(viewer, challenge)
+    assigned: dict[int, list[tuple[ExpertAssignment, User | None]]] = {}
+    for a in session.exec(
+        select(ExpertAssignment).where(ExpertAssignment.challenge_id == challenge_id)
+    ):
+        assigned.setdefault(a.application_id, []).append(
+            (a, session.get(User, a.expert_id) if named else None)
+        )
+    invites = list(
+        session.exec(select(ChallengeInvite).where(ChallengeInvite.challenge_id == challenge_id))
+    )
+    invite_orgs = {
+        o.id: o
+        for o in session.exec(
+            select(Organization).where(
+                col(Organization.id).in_({i.organization_id for i in invites} or {-1})
+            )
+        )
+    }
+    return {
+        "rankings": review.rankings(session=session, viewer=viewer, challenge=challenge),
+        "experts": review.experts(session=session) if organizer else [],
+        "assigned": assigned,
+        "invites": invites,
+        "invite_orgs": invite_orgs,
+        "milestones": milestones_of(session=session, challenge_id=challenge_id),
+    }
 
 
 @router.get("/challenges/{challenge_id}/teams", response_class=HTMLResponse)
@@ -378,8 +357,12 @@ def challenge_teams(
 ) -> HTMLResponse:
     viewer = viewer_for(user)
     with read_session(request) as session:
-        challenge = service.managed_challenge(session, viewer, challenge_id)
-        candidates = service.find_teams(session, viewer, matcher, challenge, limit=10)
+        challenge = access.managed_challenge(
+            session=session, viewer=viewer, challenge_id=challenge_id
+        )
+        candidates = teams.find_teams(
+            session=session, viewer=viewer, matcher=matcher, challenge=challenge, limit=10
+        )
     return render(
         request,
         "challenges/_teams.html",
@@ -396,418 +379,13 @@ def invite_team(
     viewer = viewer_for(user)
     try:
         with unit_of_work(request) as session:
-            challenge = service.managed_challenge(session, viewer, challenge_id)
-            service.invite(session, viewer, challenge, organization_id, reason, score)
+            challenge = access.managed_challenge(
+                session=session, viewer=viewer, challenge_id=challenge_id
+            )
+            teams.invite(
+                session=session, viewer=viewer, challenge=challenge,
+                organization_id=organization_id, reason=reason, score=score,
+            )  # fmt: skip
     except Conflict as exc:
-        return HTMLResponse(f'<span class="error">{_esc(exc.message)}</span>', status_code=409)
+        return HTMLResponse(f'<span class="error">{escape(exc.message)}</span>', status_code=409)
     return HTMLResponse('<span class="badge ok">已邀请</span>')
-
-
-def _esc(text: str) -> str:
-    from markupsafe import escape
-
-    return str(escape(text))
-
-
-# --- applications ----------------------------------------------------------------------------
-
-
-def _application_context(session: Session, viewer: Viewer, challenge: Challenge) -> dict[str, Any]:
-    """What the form offers beside the values: the applicant's results and the indicators."""
-    return {
-        "citable": service.citable_results(session, viewer),
-        "indicators": service.indicators_of(session, pk(challenge)),
-    }
-
-
-def _application_values(application: Application | None, session: Session) -> dict[str, Any]:
-    if application is None:
-        return {
-            "milestones": [{} for _ in range(MILESTONE_ROWS)],
-            "partners": "",
-            "cited": [],
-            "answers": {},
-        }
-    partners = [
-        session.get(Organization, p.organization_id)
-        for p in service.partners_of(session, application)
-    ]
-    return {
-        "team": application.team,
-        "leader": application.leader,
-        "approach": application.approach,
-        "budget": "" if application.budget is None else f"{application.budget:g}",
-        "partners": "，".join(p.name for p in partners if p),
-        "cited": [str(i) for i in application.cited_technology_ids or []],
-        "answers": dict(application.indicator_answers or {}),
-        "milestones": [
-            {"title": m.get("title", ""), "due": m.get("due", ""),
-             "amount": "" if m.get("amount") is None else f"{m['amount']:g}"}
-            for m in application.milestones
-        ] + [{} for _ in range(max(0, MILESTONE_ROWS - len(application.milestones)))],
-    }  # fmt: skip
-
-
-@router.get("/challenges/{challenge_id}/apply", response_class=HTMLResponse)
-def apply_page(request: Request, challenge_id: int, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        challenge = service.get_challenge(session, viewer, challenge_id)
-        values = _application_values(service.my_application(session, viewer, challenge), session)
-        extra = _application_context(session, viewer, challenge)
-    return render(
-        request,
-        "challenges/apply.html",
-        {"challenge": challenge, "values": values, "errors": {}, **extra, **LABELS},
-    )
-
-
-@router.post("/challenges/{challenge_id}/apply", response_class=HTMLResponse)
-async def apply(request: Request, challenge_id: int, user: CurrentUser) -> Response:
-    viewer = viewer_for(user)
-    form = await request.form()
-    values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-    titles, dues, amounts = (
-        form.getlist("ms_title"),
-        form.getlist("ms_due"),
-        form.getlist("ms_amount"),
-    )
-    milestones = [
-        {"title": str(t).strip(), "due": str(d).strip(), "amount": str(a).strip()}
-        for t, d, a in zip(titles, dues, amounts, strict=False)
-    ]
-    values["milestones"] = milestones + [
-        {} for _ in range(max(0, MILESTONE_ROWS - len(milestones)))
-    ]
-    values["cited"] = [str(v) for v in form.getlist("cited")]
-    values["answers"] = {
-        key[len("answer_") :]: str(v) for key, v in form.items() if key.startswith("answer_")
-    }
-    errors: dict[str, str] = {}
-    try:
-        budget = service.parse_number(values.get("budget", ""), "申请经费")
-    except ValidationFailed as exc:
-        errors["budget"], budget = exc.message, None
-    data = service.ApplicationIn(
-        team=values.get("team", ""),
-        leader=values.get("leader", ""),
-        approach=values.get("approach", ""),
-        budget=budget,
-        milestones=[m for m in milestones if m["title"] or m["due"] or m["amount"]],
-        partner_names=[
-            p for p in values.get("partners", "").replace(",", "，").split("，") if p.strip()
-        ],
-        cited_technology_ids=[int(v) for v in values["cited"] if v.isdigit()],
-        indicator_answers={int(k): v[:400] for k, v in values["answers"].items() if k.isdigit()},
-    )
-    submit = form.get("action") == "submit"
-    errors.update(service.validate_application(data, submitting=submit))
-    with read_session(request) as session:
-        challenge = service.get_challenge(session, viewer, challenge_id)
-        extra = _application_context(session, viewer, challenge)
-    if not errors:
-        try:
-            with unit_of_work(request) as session:
-                current = service.get_challenge(session, viewer, challenge_id)
-                application = service.save_application(
-                    session, viewer, current, data, submit=submit
-                )
-                application_id = pk(application)
-            return _back(
-                request, f"/applications/{application_id}", ok="已提交" if submit else "草稿已保存"
-            )
-        except DomainError as exc:
-            errors[""] = exc.message
-    return render(
-        request,
-        "challenges/apply.html",
-        {"challenge": challenge, "values": values, "errors": errors, **extra, **LABELS},
-        status_code=422,
-    )
-
-
-@router.get("/applications/{application_id}", response_class=HTMLResponse)
-def application_page(request: Request, application_id: int, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        application, challenge = service.application_for(session, viewer, application_id)
-        ctx = {
-            "application": application,
-            "challenge": challenge,
-            "organization": session.get(Organization, application.organization_id),
-            "partners": [
-                (p, session.get(Organization, p.organization_id))
-                for p in service.partners_of(session, application)
-            ],
-            "my_partnership": next(
-                (
-                    p
-                    for p in service.partners_of(session, application)
-                    if p.organization_id == viewer.organization_id
-                ),
-                None,
-            ),
-            "timeline": service.timeline(session, application_id),
-            "cited": service.cited_results(session, viewer, application),
-            "answers": service.answer_checks(session, application),
-            "attachments": service.attachments_of(session, application_id),
-            "applicant": viewer.organization_id == application.organization_id,
-            "milestones": [
-                m for m in service.milestones_of(session, pk(challenge))
-                if m.application_id == application_id
-            ],
-            "max_mb": request.app.state.settings.max_upload_mb,
-            **LABELS,
-        }  # fmt: skip
-    return render(request, "challenges/application.html", ctx)
-
-
-@router.post("/applications/{application_id}/partnership")
-def partnership(
-    request: Request, application_id: int, user: CurrentUser,
-    decision: Annotated[str, Form(max_length=10)],
-) -> Response:  # fmt: skip
-    """A named co-applicant confirms (or declines) joining the application."""
-    viewer = viewer_for(user)
-    if decision not in ("confirm", "decline"):
-        raise ValidationFailed("请选择确认或拒绝")
-    try:
-        with unit_of_work(request) as session:
-            service.decide_partnership(
-                session, viewer, application_id, confirm=decision == "confirm"
-            )
-    except Conflict as exc:
-        return _back(request, f"/applications/{application_id}", error=exc.message)
-    return _back(
-        request,
-        f"/applications/{application_id}",
-        ok="已确认联合申请" if decision == "confirm" else "已拒绝联合申请",
-    )
-
-
-@router.post("/applications/{application_id}/withdraw")
-def withdraw(request: Request, application_id: int, user: CurrentUser) -> Response:
-    viewer = viewer_for(user)
-    try:
-        with unit_of_work(request) as session:
-            application, _ = service.application_for(session, viewer, application_id)
-            service.withdraw_application(session, viewer, application)
-    except Conflict as exc:
-        return _back(request, f"/applications/{application_id}", error=exc.message)
-    return _back(request, f"/applications/{application_id}", ok="已撤回")
-
-
-@router.post("/applications/{application_id}/attachments")
-async def upload_attachment(
-    request: Request, application_id: int, user: CurrentUser, file: Annotated[UploadFile, File()]
-) -> Response:
-    viewer = viewer_for(user)
-    settings = request.app.state.settings
-    limit = settings.max_upload_mb * 1024 * 1024
-    with read_session(request) as session:
-        application, _ = service.application_for(session, viewer, application_id)
-        if viewer.organization_id != application.organization_id:
-            raise NotFound("申请不存在")
-    if file.size is not None and file.size > limit:
-        return _back(
-            request,
-            f"/applications/{application_id}",
-            error=f"附件超过 {settings.max_upload_mb} MB 上限",
-        )
-    data = await file.read(limit + 1)
-    try:
-        with unit_of_work(request) as session:
-            application, _ = service.application_for(session, viewer, application_id)
-            service.add_attachment(
-                session, viewer, application, file.filename or "", data,
-                directory=settings.attachments_dir, max_bytes=limit,
-            )  # fmt: skip
-    except (ValidationFailed, Conflict) as exc:
-        return _back(request, f"/applications/{application_id}", error=exc.message)
-    return _back(request, f"/applications/{application_id}", ok="附件已上传")
-
-
-@router.get("/applications/{application_id}/attachments/{attachment_id}")
-def download_attachment(
-    request: Request, application_id: int, attachment_id: int, user: CurrentUser
-) -> Response:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        service.application_for(session, viewer, application_id)
-        row = session.get(Attachment, attachment_id)
-        if row is None or row.application_id != application_id:
-            raise NotFound("附件不存在")
-    path = request.app.state.settings.attachments_dir / row.sha256[:2] / row.sha256
-    if not path.exists():
-        raise NotFound("附件文件缺失，请联系管理员从备份恢复")
-    return download(path.read_bytes(), row.filename, row.content_type)
-
-
-@router.post("/applications/{application_id}/attachments/{attachment_id}/remove")
-def remove_attachment(
-    request: Request, application_id: int, attachment_id: int, user: CurrentUser
-) -> Response:
-    viewer = viewer_for(user)
-    try:
-        with unit_of_work(request) as session:
-            service.application_for(session, viewer, application_id)
-            row = session.get(Attachment, attachment_id)
-            if row is None or row.application_id != application_id:
-                raise NotFound("附件不存在")
-            service.remove_attachment(session, viewer, attachment_id)
-    except Conflict as exc:
-        return _back(request, f"/applications/{application_id}", error=exc.message)
-    return _back(request, f"/applications/{application_id}", ok="附件已删除")
-
-
-# --- review and decision ---------------------------------------------------------------------
-
-
-@router.post("/applications/{application_id}/experts")
-def assign_expert(
-    request: Request, application_id: int, user: CurrentUser, expert_id: Annotated[int, Form()]
-) -> Response:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        application, _ = service.application_for(session, viewer, application_id)
-        back = f"/challenges/{application.challenge_id}#applications"
-    try:
-        with unit_of_work(request) as session:
-            application, _ = service.application_for(session, viewer, application_id)
-            service.assign_expert(session, viewer, application, expert_id)
-    except Conflict as exc:
-        with unit_of_work(request) as session:
-            service.record_refusal(session, viewer, application_id, expert_id, exc.message)
-        return _back(request, back, error=exc.message)
-    except ValidationFailed as exc:
-        return _back(request, back, error=exc.message)
-    return _back(request, back, ok="已分配评审专家")
-
-
-@router.post("/challenges/{challenge_id}/award")
-def award(
-    request: Request, challenge_id: int, user: CurrentUser,
-    application_id: Annotated[int, Form()], amount: Annotated[str, Form(max_length=20)],
-    note: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:  # fmt: skip
-    viewer = viewer_for(user)
-    try:
-        value = service.parse_number(amount, "揭榜经费")
-        with unit_of_work(request) as session:
-            challenge = service.managed_challenge(session, viewer, challenge_id)
-            service.award(
-                session, viewer, challenge, application_id, amount=value or 0.0, note=note
-            )
-    except (ValidationFailed, Conflict, Forbidden) as exc:
-        return _back(request, f"/challenges/{challenge_id}", error=exc.message)
-    return _back(request, f"/challenges/{challenge_id}", ok="已确定揭榜方")
-
-
-@router.post("/milestones/{milestone_id}")
-def milestone(
-    request: Request, milestone_id: int, user: CurrentUser,
-    action: Annotated[str, Form()], note: Annotated[str, Form(max_length=2000)] = "",
-    back: Annotated[str, Form(max_length=200)] = "",
-) -> Response:  # fmt: skip
-    viewer = viewer_for(user)
-    target = back if back.startswith(("/challenges/", "/applications/")) else "/challenges"
-    try:
-        with unit_of_work(request) as session:
-            service.update_milestone(session, viewer, milestone_id, action, note)
-    except (ValidationFailed, Conflict, Forbidden) as exc:
-        return _back(request, target, error=exc.message)
-    return _back(request, target, ok="已更新里程碑")
-
-
-@router.get("/reviews", response_class=HTMLResponse)
-def reviews(request: Request, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        rows = []
-        for a in service.my_assignments(session, viewer):
-            application = session.get(Application, a.application_id)
-            rows.append(
-                (a, session.get(Challenge, a.challenge_id),
-                 session.get(Organization, application.organization_id) if application else None)
-            )  # fmt: skip
-        declared = [
-            (c, session.get(Organization, c.organization_id))
-            for c in session.exec(
-                select(ExpertConflict).where(ExpertConflict.expert_id == (viewer.user_id or -1))
-            )
-        ]
-    return render(
-        request,
-        "challenges/reviews.html",
-        {"rows": rows, "declared": declared, "expertise": user.expertise, **LABELS},
-    )
-
-
-@router.post("/reviews/conflicts")
-def declare_conflict(
-    request: Request, user: CurrentUser,
-    organization: Annotated[str, Form(max_length=120)], note: Annotated[str, Form(max_length=200)] = "",
-) -> Response:  # fmt: skip
-    viewer = viewer_for(user)
-    with unit_of_work(request) as session:
-        org = service.services.organization_by_name(session=session, name=organization.strip())
-        if org is None:
-            return _back(request, "/reviews", error=f"平台上没有「{organization.strip()}」")
-        service.declare_conflict(session, viewer, pk(org), note)
-    return _back(request, "/reviews", ok="已声明利益关系")
-
-
-@router.get("/reviews/{assignment_id}", response_class=HTMLResponse)
-def review_page(request: Request, assignment_id: int, user: CurrentUser) -> HTMLResponse:
-    viewer = viewer_for(user)
-    with read_session(request) as session:
-        assignment = service.assignment_for(session, viewer, assignment_id)
-        application, challenge = service.application_for(session, viewer, assignment.application_id)
-        ctx = {
-            "assignment": assignment,
-            "application": application,
-            "challenge": challenge,
-            "indicators": service.indicators_of(session, pk(challenge)),
-            "organization": session.get(Organization, application.organization_id),
-            "attachments": service.attachments_of(session, pk(application)),
-            "values": {k: "" if assignment.scores.get(k) is None else f"{assignment.scores[k]:g}" for k in RUBRIC}
-            | {"comment": assignment.comment},
-            "errors": {},
-            **LABELS,
-        }  # fmt: skip
-    return render(request, "challenges/review.html", ctx)
-
-
-@router.post("/reviews/{assignment_id}", response_class=HTMLResponse)
-async def submit_review(request: Request, assignment_id: int, user: CurrentUser) -> Response:
-    viewer = viewer_for(user)
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
-    errors: dict[str, str] = {}
-    scores: dict[str, float] = {}
-    for key, (label, _top) in RUBRIC.items():
-        try:
-            value = service.parse_number(values.get(key, ""), f"「{label}」")
-            if value is not None:
-                scores[key] = value
-        except ValidationFailed as exc:
-            errors[key] = exc.message
-    if not errors:
-        try:
-            with unit_of_work(request) as session:
-                assignment = service.assignment_for(session, viewer, assignment_id)
-                service.submit_score(session, viewer, assignment, scores, values.get("comment", ""))
-            return _back(request, "/reviews", ok="评分已提交")
-        except (ValidationFailed, Conflict) as exc:
-            errors[""] = exc.message
-    with read_session(request) as session:
-        assignment = service.assignment_for(session, viewer, assignment_id)
-        application, challenge = service.application_for(session, viewer, assignment.application_id)
-        ctx = {
-            "assignment": assignment, "application": application, "challenge": challenge,
-            "indicators": service.indicators_of(session, pk(challenge)),
-            "organization": session.get(Organization, application.organization_id),
-            "attachments": service.attachments_of(session, pk(application)),
-            "values": values, "errors": errors, **LABELS,
-        }  # fmt: skip
-    return render(request, "challenges/review.html", ctx, status_code=422)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
 from matcher import moderation, services
-from matcher.challenges import service as challenges
+from matcher.challenges.access import is_organizer
 from matcher.challenges.models import CHALLENGE_STATUSES, Challenge
 from matcher.events import access as event_access
 from matcher.events.models import EVENT_STATUSES
@@ -47,7 +47,7 @@ def desk(request: Request, user: StaffUser, session: ReadSession) -> HTMLRespons
             .where(col(Challenge.status).in_(("pending", "open", "reviewing", "awarded")))
             .order_by(col(Challenge.application_deadline))
         )
-        if challenges.is_organizer(viewer, c)
+        if is_organizer(viewer, c)
     ]
     return render(
         request,
