@@ -202,19 +202,80 @@ def _plan(
         return report, []
 
     problems = list(table.problems)
-    attr_header = {c.attr: c.header for c in columns_for(kind)}
-    fixed_owner = session.get(Organization, owner_id) if owner_id is not None else None
-    owners: dict[str, Organization | None] = {}
-    keys_seen: dict[str, int] = {}
-    credit_seen: dict[str, int] = {}
+    planner = _RowPlanner(session, kind, owner_id)
     planned: list[_Planned] = []
-
     for row_number, cells in table.rows:
-        row_problems: list[RowProblem] = []
-        values: dict[str, Any] = {}
         if is_example_row(mapped, cells):
             report.skipped_examples += 1
             continue
+        row_problems, plan = planner.plan(row_number, mapped, cells)
+        if plan is not None:
+            report.rows.append(plan.result)
+            planned.append(plan.planned)
+        problems.extend(row_problems)
+    if report.skipped_examples and not planned and not problems:
+        # the untouched template: its 【示例】 row is not data
+        problems.append(RowProblem(0, "", "文件没有数据行：第一行为列名，从第二行起每行一条记录"))
+    report.problems = sorted(problems, key=lambda p: (p.row, p.column))
+    return report, planned
+
+
+@dataclass
+class _RowPlan:
+    result: RowResult
+    planned: _Planned
+
+
+class _RowPlanner:
+    """One file's rows, one at a time: parse the cells, find the owner, validate, then check the
+    row against the file so far and the database. Every problem of a row is reported in one pass."""
+
+    def __init__(self, session: Session, kind: str, owner_id: int | None) -> None:
+        self.session, self.kind = session, kind
+        self.attr_header = {c.attr: c.header for c in columns_for(kind)}
+        self.fixed_owner = session.get(Organization, owner_id) if owner_id is not None else None
+        self.owners: dict[str, Organization | None] = {}
+        self.keys_seen: dict[str, int] = {}
+        self.credit_seen: dict[str, int] = {}
+
+    def plan(
+        self, row_number: int, mapped: list[Any], cells: list[str]
+    ) -> tuple[list[RowProblem], _RowPlan | None]:
+        values, problems = self._parse(row_number, mapped, cells)
+        row_owner_id = self._owner(row_number, values, problems)
+        flagged = {p.column for p in problems}
+        # Validate what did parse, so one pass reports every problem in the row.
+        values = {k: v for k, v in values.items() if self.attr_header.get(k) not in flagged}
+        create, investor = None, None
+        if values or not problems:
+            create, investor = self._validate(row_number, values, problems, flagged)
+        if problems or create is None:
+            return problems, None
+        key = _natural_key(self.kind, values, row_owner_id)
+        self._check_repeat(row_number, key, problems)
+        existing = _find_existing(self.session, self.kind, values, row_owner_id)
+        if existing is not None and create.code is None and existing.code:
+            create.code = existing.code  # a file without 编号 keeps the code a record has
+        if self.kind == "organizations":
+            self._check_organization(row_number, create, existing, problems)
+        else:
+            self._set_status(row_number, create, existing, "status" in values, problems)
+        if problems:
+            return problems, None
+        action = "create"
+        if existing is not None:
+            action = "unchanged" if _same(existing, create, investor, self.session) else "update"
+        existing_id = existing.id if existing is not None else None
+        return problems, _RowPlan(
+            RowResult(row_number, key, action, create.model_dump(mode="json")),
+            _Planned(row_number, key, create, investor, row_owner_id, existing_id),
+        )
+
+    def _parse(
+        self, row_number: int, mapped: list[Any], cells: list[str]
+    ) -> tuple[dict[str, Any], list[RowProblem]]:
+        problems: list[RowProblem] = []
+        values: dict[str, Any] = {}
         for col, raw in zip(mapped, cells, strict=False):
             if col is None:
                 continue
@@ -224,157 +285,141 @@ def _plan(
             try:
                 values[col.attr] = col.parse(raw)
             except ValueError as exc:
-                row_problems.append(RowProblem(row_number, col.header, str(exc)))
-        for col in columns_for(kind):
+                problems.append(RowProblem(row_number, col.header, str(exc)))
+        for col in columns_for(self.kind):
             missing = col.required and col.attr not in values
-            exempt = col.attr == "owner" and fixed_owner is not None
-            already = any(p.column == col.header for p in row_problems)
+            exempt = col.attr == "owner" and self.fixed_owner is not None
+            already = any(p.column == col.header for p in problems)
             if missing and not exempt and not already:
-                row_problems.append(RowProblem(row_number, col.header, "必填项为空"))
+                problems.append(RowProblem(row_number, col.header, "必填项为空"))
+        return values, problems
 
-        row_owner_id: int | None = None
-        if kind != "organizations":
-            owner_name = values.pop("owner", None)
-            if fixed_owner is not None:
-                if owner_name and owner_name != fixed_owner.name:
-                    row_problems.append(
-                        RowProblem(
-                            row_number,
-                            attr_header["owner"],
-                            f"只能导入本单位（{fixed_owner.name}）的数据，实际为「{owner_name}」",
-                        )
-                    )
-                row_owner_id = fixed_owner.id
-            elif owner_name:
-                if owner_name not in owners:
-                    owners[owner_name] = services.organization_by_name(
-                        session=session, name=owner_name
-                    )
-                org = owners[owner_name]
-                if org is None:
-                    row_problems.append(
-                        RowProblem(
-                            row_number,
-                            attr_header["owner"],
-                            f"单位「{owner_name}」不存在：请先导入单位目录",
-                        )
-                    )
-                else:
-                    row_owner_id = org.id
-
-        investor: InvestorProfileIn | None = None
-        create: Any = None
-        flagged = {p.column for p in row_problems}
-        # Validate what did parse, so one pass reports every problem in the row.
-        values = {k: v for k, v in values.items() if attr_header.get(k) not in flagged}
-        if values or not row_problems:
-            try:
-                if kind == "organizations":
-                    inv_values = {k: values.pop(k) for k in INVESTOR_ATTRS if k in values}
-                    create = OrganizationCreate(**values)
-                    if create.kind == "investor":
-                        investor = InvestorProfileIn(**inv_values)
-                    elif inv_values:
-                        first = attr_header[next(iter(inv_values))]
-                        row_problems.append(
-                            RowProblem(row_number, first, "只有投资机构可以填写投资偏好")
-                        )
-                elif kind == "technologies":
-                    create = TechnologyCreate(**values)
-                else:
-                    create = NeedCreate(**values)
-            except ValidationError as exc:
-                create = None
-                for attr, message in zh_errors(exc):
-                    column = attr_header.get(attr, "")
-                    if column in flagged:
-                        continue
-                    row_problems.append(RowProblem(row_number, column, message))
-                    flagged.add(column)
-
-        if row_problems:
-            create = None
-        if create is not None:
-            key = _natural_key(kind, values, row_owner_id)
-            if key in keys_seen:
-                column = (
-                    attr_header["code"]
-                    if key.startswith("code:")
-                    else attr_header.get("name", attr_header.get("title", ""))
-                )
-                row_problems.append(RowProblem(row_number, column, f"与第 {keys_seen[key]} 行重复"))
-            else:
-                keys_seen[key] = row_number
-            existing = _find_existing(session, kind, values, row_owner_id)
-            if existing is not None and create.code is None and existing.code:
-                create.code = existing.code  # a file without 编号 keeps the code a record has
-            if kind == "organizations" and create.credit_code:
-                if create.credit_code in credit_seen:
-                    row_problems.append(
-                        RowProblem(
-                            row_number,
-                            attr_header["credit_code"],
-                            f"统一社会信用代码与第 {credit_seen[create.credit_code]} 行重复",
-                        )
-                    )
-                credit_seen[create.credit_code] = row_number
-                holder = session.exec(
-                    select(Organization).where(Organization.credit_code == create.credit_code)
-                ).first()
-                if holder is not None and (existing is None or holder.id != existing.id):
-                    row_problems.append(
-                        RowProblem(
-                            row_number,
-                            attr_header["credit_code"],
-                            f"统一社会信用代码已被「{holder.name}」使用",
-                        )
-                    )
-            if kind == "organizations" and existing is not None and existing.name != create.name:
-                clash = services.organization_by_name(session=session, name=create.name)
-                if clash is not None and clash.id != existing.id:
-                    row_problems.append(
-                        RowProblem(
-                            row_number,
-                            attr_header["name"],
-                            f"单位名称「{create.name}」已被其他单位使用",
-                        )
-                    )
-            if kind != "organizations":
-                if existing is not None and "status" not in values:
-                    create.status = existing.status  # a file without 状态 keeps the state
-                elif fixed_owner is not None:
-                    # an organization's own import follows the same rules as its pages
-                    try:
-                        create.status = listings.owner_status(
-                            LISTING_KIND[kind], existing.status if existing else None, create.status
-                        )
-                    except Conflict as exc:
-                        row_problems.append(
-                            RowProblem(row_number, attr_header.get("status", ""), exc.message)
-                        )
-            if not row_problems:
-                action = "create"
-                if existing is not None:
-                    action = "unchanged" if _same(existing, create, investor, session) else "update"
-                report.rows.append(
-                    RowResult(row_number, key, action, create.model_dump(mode="json"))
-                )
-                planned.append(
-                    _Planned(
+    def _owner(
+        self, row_number: int, values: dict[str, Any], problems: list[RowProblem]
+    ) -> int | None:
+        if self.kind == "organizations":
+            return None
+        owner_name = values.pop("owner", None)
+        header = self.attr_header["owner"]
+        if self.fixed_owner is not None:
+            if owner_name and owner_name != self.fixed_owner.name:
+                problems.append(
+                    RowProblem(
                         row_number,
-                        key,
-                        create,
-                        investor,
-                        row_owner_id,
-                        existing.id if existing is not None else None,
+                        header,
+                        f"只能导入本单位（{self.fixed_owner.name}）的数据，实际为「{owner_name}」",
                     )
                 )
-        problems.extend(row_problems)
-    if report.skipped_examples and not planned and not problems:
-        # the untouched template: its 【示例】 row is not data
-        problems.append(RowProblem(0, "", "文件没有数据行：第一行为列名，从第二行起每行一条记录"))
-    report.problems = sorted(problems, key=lambda p: (p.row, p.column))
-    return report, planned
+            return self.fixed_owner.id
+        if not owner_name:
+            return None
+        if owner_name not in self.owners:
+            self.owners[owner_name] = services.organization_by_name(
+                session=self.session, name=owner_name
+            )
+        org = self.owners[owner_name]
+        if org is None:
+            problems.append(
+                RowProblem(row_number, header, f"单位「{owner_name}」不存在：请先导入单位目录")
+            )
+            return None
+        return org.id
+
+    def _validate(
+        self,
+        row_number: int,
+        values: dict[str, Any],
+        problems: list[RowProblem],
+        flagged: set[str],
+    ) -> tuple[Any, InvestorProfileIn | None]:
+        investor: InvestorProfileIn | None = None
+        try:
+            if self.kind == "organizations":
+                inv_values = {k: values.pop(k) for k in INVESTOR_ATTRS if k in values}
+                create: Any = OrganizationCreate(**values)
+                if create.kind == "investor":
+                    investor = InvestorProfileIn(**inv_values)
+                elif inv_values:
+                    first = self.attr_header[next(iter(inv_values))]
+                    problems.append(RowProblem(row_number, first, "只有投资机构可以填写投资偏好"))
+            elif self.kind == "technologies":
+                create = TechnologyCreate(**values)
+            else:
+                create = NeedCreate(**values)
+        except ValidationError as exc:
+            for attr, message in zh_errors(exc):
+                column = self.attr_header.get(attr, "")
+                if column in flagged:
+                    continue
+                problems.append(RowProblem(row_number, column, message))
+                flagged.add(column)
+            return None, None
+        return create, investor
+
+    def _check_repeat(self, row_number: int, key: str, problems: list[RowProblem]) -> None:
+        if key not in self.keys_seen:
+            self.keys_seen[key] = row_number
+            return
+        header = self.attr_header
+        column = (
+            header["code"]
+            if key.startswith("code:")
+            else header.get("name", header.get("title", ""))
+        )
+        problems.append(RowProblem(row_number, column, f"与第 {self.keys_seen[key]} 行重复"))
+
+    def _check_organization(
+        self, row_number: int, create: Any, existing: Any, problems: list[RowProblem]
+    ) -> None:
+        if create.credit_code:
+            header = self.attr_header["credit_code"]
+            if create.credit_code in self.credit_seen:
+                problems.append(
+                    RowProblem(
+                        row_number,
+                        header,
+                        f"统一社会信用代码与第 {self.credit_seen[create.credit_code]} 行重复",
+                    )
+                )
+            self.credit_seen[create.credit_code] = row_number
+            holder = self.session.exec(
+                select(Organization).where(Organization.credit_code == create.credit_code)
+            ).first()
+            if holder is not None and (existing is None or holder.id != existing.id):
+                problems.append(
+                    RowProblem(row_number, header, f"统一社会信用代码已被「{holder.name}」使用")
+                )
+        if existing is not None and existing.name != create.name:
+            clash = services.organization_by_name(session=self.session, name=create.name)
+            if clash is not None and clash.id != existing.id:
+                problems.append(
+                    RowProblem(
+                        row_number,
+                        self.attr_header["name"],
+                        f"单位名称「{create.name}」已被其他单位使用",
+                    )
+                )
+
+    def _set_status(
+        self,
+        row_number: int,
+        create: Any,
+        existing: Any,
+        status_given: bool,
+        problems: list[RowProblem],
+    ) -> None:
+        if existing is not None and not status_given:
+            create.status = existing.status  # a file without 状态 keeps the state
+        elif self.fixed_owner is not None:
+            # an organization's own import follows the same rules as its pages
+            try:
+                create.status = listings.owner_status(
+                    LISTING_KIND[self.kind], existing.status if existing else None, create.status
+                )
+            except Conflict as exc:
+                problems.append(
+                    RowProblem(row_number, self.attr_header.get("status", ""), exc.message)
+                )
 
 
 def _unneutralize(raw: str) -> str:
