@@ -111,6 +111,20 @@ def _date(value: Any) -> Any:
     return value
 
 
+def parse_clock(raw: str) -> dt.time:
+    """A time of day as people type it on a form: "09:00", "9:00", "14:30"."""
+    m = re.match(r"^(\d{1,2})[:：](\d{2})(?:[:：]00)?$", raw.strip())
+    if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+        return dt.time(int(m.group(1)), int(m.group(2)))
+    raise ValueError("时间格式应为 09:00")
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_clock(value)
+    return value
+
+
 Province = Annotated[str | None, BeforeValidator(province)]
 """A province of mainland China by any usual spelling, stored by its full name (浙江省); blank is None."""
 
@@ -122,6 +136,9 @@ Money = Annotated[float | None, BeforeValidator(_money), AfterValidator(_money_r
 
 Day = Annotated[dt.date | None, BeforeValidator(_date)]
 """A calendar date ("2027-03-15", "2027/3/15", "2027年3月15日"); blank is None."""
+
+ClockTime = Annotated[dt.time, BeforeValidator(_clock)]
+"""A time of day ("09:00", "9:00"), to the minute."""
 
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 """Free text where blank means not given."""

@@ -18,7 +18,10 @@ from matcher.access import Viewer
 from matcher.db import session_scope
 from matcher.demo import records
 from matcher.demo.industries import main_field
-from matcher.events import service
+from matcher.events.requests import Side, organization_sides, participant_side, side_values
+from matcher.events.schedule import generate_schedule
+from matcher.events.schemas import EventIn
+from matcher.events.setup import create_event, event_slots
 from matcher.events.models import Event, MeetingRequest, Participant
 from matcher.models import Need, Organization, Technology, User, pk
 
@@ -79,8 +82,8 @@ def create_demo_event(
             session.delete(old)
             session.flush()
         day = dt.date.today() + dt.timedelta(days=30)
-        event = service.create_event(
-            session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
+        event = create_event(session=session, viewer=viewer, event=EventIn(
+            name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
             theme_fields=THEME_FIELDS, meeting_cap=8,
             description=f"{DEMO_GROUP}下属企业及省内冶金、装备、材料、能源与化工企业，与高校院所科研团队的一对一洽谈。【{records.WRITTEN_FOR_DEMO}】",
             registration_deadline=day - dt.timedelta(days=7),
@@ -89,7 +92,7 @@ def create_demo_event(
                 {"day": day, "start": dt.time(14, 0), "end": dt.time(16, 50), "slot_minutes": 20, "breaks": [["15:20", "15:30"]], "name": "下午场"},
             ],
             tables=tables,
-        )  # fmt: skip
+        ))  # fmt: skip
         event_id = pk(event)
 
         demand_orgs = demand_organizations(session, enterprises)
@@ -110,11 +113,11 @@ def create_demo_event(
             team_techs[(tech.owner_id, tech.team or "科研团队")].append(pk(tech))
         keys = list(team_techs)
         supply_sides = [
-            service.Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
+            Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
             for i, k in enumerate(keys)
         ]
-        demand_sides = service.organization_sides(session, demand_orgs, "demand")
-        values = service.side_values(session, matcher, demand_sides, supply_sides)
+        demand_sides = organization_sides(session=session, org_ids=demand_orgs, group="demand")
+        values = side_values(session=session, matcher=matcher, demand=demand_sides, supply=supply_sides)
         strength: dict[int, float] = defaultdict(float)
         for (_d, s), v in values.items():
             strength[s] += v.score
@@ -161,10 +164,12 @@ def create_demo_event(
         # requests as participants make them: must / want their best matches, a few 不见
         demand_people = [p for p in people if p.group == "demand"]
         supply_people = [p for p in people if p.group == "supply"]
-        pvalues = service.side_values(
-            session, matcher, [service.participant_side(session, p) for p in demand_people], [service.participant_side(session, p) for p in supply_people]
+        pvalues = side_values(
+            session=session, matcher=matcher,
+            demand=[participant_side(session=session, participant=p) for p in demand_people],
+            supply=[participant_side(session=session, participant=p) for p in supply_people],
         )  # fmt: skip
-        slots = len(service.event_slots(session, event_id))
+        slots = len(event_slots(session=session, event_id=event_id))
         for d in demand_people:
             ranked_s = sorted((v.score, s) for (dd, s), v in pvalues.items() if dd == pk(d))[::-1]
             for rank, (_score, s) in enumerate(ranked_s[:4]):
@@ -186,5 +191,5 @@ def create_demo_event(
             if rng.random() < 0.12:
                 p.unavailable = sorted(rng.sample(range(slots), 2))
                 session.add(p)
-        service.generate_schedule(session, viewer, matcher, event)
+        generate_schedule(session=session, viewer=viewer, matcher=matcher, event=event)
     return event_id
