@@ -120,9 +120,7 @@ def meeting_side(*, session: Session, viewer: Viewer, meeting: Meeting) -> str |
     return None
 
 
-def meeting_for(
-    *, session: Session, viewer: Viewer, event: Event, meeting_id: int
-) -> Meeting:
+def meeting_for(*, session: Session, viewer: Viewer, event: Event, meeting_id: int) -> Meeting:
     """A meeting for the event's organizers, or for its two sides once the schedule is
     published; 404 for everyone else."""
     meeting = session.get(Meeting, meeting_id)
@@ -130,6 +128,9 @@ def meeting_for(
         raise NotFound("洽谈不存在")
     if is_organizer(viewer, event):
         return meeting
-    if meeting_side(session=session, viewer=viewer, meeting=meeting) is None or event.status not in AGENDA_STATUSES:
+    if (
+        meeting_side(session=session, viewer=viewer, meeting=meeting) is None
+        or event.status not in AGENDA_STATUSES
+    ):
         raise NotFound("洽谈不存在")
     return meeting

@@ -18,11 +18,11 @@ from matcher.access import Viewer
 from matcher.db import session_scope
 from matcher.demo import records
 from matcher.demo.industries import main_field
+from matcher.events.models import Event, MeetingRequest, Participant
 from matcher.events.requests import Side, organization_sides, participant_side, side_values
 from matcher.events.schedule import generate_schedule
 from matcher.events.schemas import EventIn
 from matcher.events.setup import create_event, event_slots
-from matcher.events.models import Event, MeetingRequest, Participant
 from matcher.models import Need, Organization, Technology, User, pk
 
 DEMO_EVENT_NAME = "鞍辽钢铁集团 × 院所团队 科技成果转化专场对接会"
@@ -117,7 +117,9 @@ def create_demo_event(
             for i, k in enumerate(keys)
         ]
         demand_sides = organization_sides(session=session, org_ids=demand_orgs, group="demand")
-        values = side_values(session=session, matcher=matcher, demand=demand_sides, supply=supply_sides)
+        values = side_values(
+            session=session, matcher=matcher, demand=demand_sides, supply=supply_sides
+        )
         strength: dict[int, float] = defaultdict(float)
         for (_d, s), v in values.items():
             strength[s] += v.score

@@ -59,7 +59,9 @@ def agenda(
     slots = event_slots(session=session, event_id=pk(event))
     people, orgs, tables = names(session=session, event=event)
     mine = [
-        m for m in meetings_of(session=session, event_id=pk(event)) if pk(participant) in (m.demand_id, m.supply_id)
+        m
+        for m in meetings_of(session=session, event_id=pk(event))
+        if pk(participant) in (m.demand_id, m.supply_id)
     ]
     reasons = Reasons(session, viewer).load(mine)
     rows = []
@@ -95,9 +97,7 @@ def sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def agenda_xlsx(
-    *, session: Session, event: Event, who: list[Participant], viewer: Viewer
-) -> bytes:
+def agenda_xlsx(*, session: Session, event: Event, who: list[Participant], viewer: Viewer) -> bytes:
     """One sheet per participant (or one participant): time, table, counterpart, why."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -249,9 +249,7 @@ def grid(*, session: Session, event: Event, viewer: Viewer) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def brief(
-    *, session: Session, event: Event, meeting: Meeting, viewer: Viewer
-) -> dict[str, Any]:
+def brief(*, session: Session, event: Event, meeting: Meeting, viewer: Viewer) -> dict[str, Any]:
     """The one-page brief of a meeting, as this viewer may read it: the need it was arranged on
     (or the demand side's first need the viewer may see), the result, the checks between them."""
     people, orgs, tables = names(session=session, event=event)

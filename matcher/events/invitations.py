@@ -264,9 +264,7 @@ def import_participants(
                 Participant.organization_id == org_id,
                 Participant.team == team,
             )
-        ).first() or Participant(
-            event_id=pk(event), organization_id=org_id, group=group, team=team
-        )
+        ).first() or Participant(event_id=pk(event), organization_id=org_id, group=group, team=team)
         participant.group, participant.cap, participant.status = group, cap, "registered"
         participant.registered_at = participant.registered_at or dt.datetime.now(dt.UTC)
         session.add(participant)

@@ -96,7 +96,9 @@ def record_feedback(
     `consent_note` saying so."""
     meeting = meeting_for(session=session, viewer=viewer, event=event, meeting_id=meeting_id)
     organizer = is_organizer(viewer, event)
-    side = "organizer" if organizer else meeting_side(session=session, viewer=viewer, meeting=meeting)
+    side = (
+        "organizer" if organizer else meeting_side(session=session, viewer=viewer, meeting=meeting)
+    )
     if side is None:
         raise NotFound("洽谈不存在")
     if event.status not in AGENDA_STATUSES or meeting.status == "cancelled":
@@ -107,7 +109,9 @@ def record_feedback(
     if organizer and share_contact and len(outcome.consent_note) < 4:
         raise ValidationFailed("组织方代为记录同意交换联系方式时，请写明双方何时、如何表示同意")
     rows = feedback_of(session=session, meeting_id=pk(meeting))
-    row = rows.get(side) or MeetingFeedback(meeting_id=pk(meeting), side=side, status=outcome.status)
+    row = rows.get(side) or MeetingFeedback(
+        meeting_id=pk(meeting), side=side, status=outcome.status
+    )
     row.status, row.rating, row.outcome = outcome.status, outcome.rating, outcome.outcome
     row.amount = outcome.amount if outcome.outcome == "signed" else None
     row.notes = (
@@ -212,7 +216,9 @@ def _open_lead(
     session.add(meeting)
     for months in FOLLOW_UP_MONTHS:
         session.add(
-            FollowUp(meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months))
+            FollowUp(
+                meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months)
+            )
         )
     for participant in (demand, supply):
         notify_org(
@@ -376,7 +382,9 @@ def report(*, session: Session, event: Event) -> dict[str, Any]:
 def meeting_rows(*, session: Session, event: Event) -> list[list[Any]]:
     """One row per scheduled meeting for the organizer's export: time, table, both sides, field,
     status, each side's rating and the contract state (confirmed / claimed, with the amount)."""
-    meetings = [m for m in meetings_of(session=session, event_id=pk(event)) if m.status != "cancelled"]
+    meetings = [
+        m for m in meetings_of(session=session, event_id=pk(event)) if m.status != "cancelled"
+    ]
     people = {pk(p): p for p in participants(session=session, event_id=pk(event))}
     orgs = {
         o.id: o.name

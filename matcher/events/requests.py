@@ -14,6 +14,7 @@ from matcher.access import Viewer
 from matcher.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from matcher.events.access import my_participant
 from matcher.events.models import Event, MeetingRequest, Participant
+from matcher.events.reasons import Reasons
 from matcher.events.setup import event_slots
 from matcher.models import Need, Organization, Technology, pk
 from matcher.text import need_text
@@ -156,7 +157,9 @@ def participant_side(*, session: Session, participant: Participant) -> Side:
     if participant.group == "demand":
         ids = tuple(participant.need_ids) or _organization_side(session, participant).need_ids
         return Side(pk(participant), need_ids=ids, organization_id=participant.organization_id)
-    ids = tuple(participant.technology_ids) or _organization_side(session, participant).technology_ids
+    ids = (
+        tuple(participant.technology_ids) or _organization_side(session, participant).technology_ids
+    )
     return Side(pk(participant), technology_ids=ids, organization_id=participant.organization_id)
 
 
@@ -219,3 +222,36 @@ def set_unavailable(
     me.unavailable = sorted({s for s in slots if s in valid})
     session.add(me)
     return me
+
+
+def recommendations(
+    *, session: Session, matcher: Any, reasons: Reasons, me: Participant, people: list[Participant]
+) -> list[tuple[PairValue | None, str, Participant]]:
+    """The other side's active participants, best match first, each with its reason as the
+    viewer of `reasons` may read it (none for a pair without a match)."""
+    others = [p for p in people if p.group != me.group and p.status in ("registered", "checked_in")]
+    sides = [participant_side(session=session, participant=p) for p in others]
+    mine = participant_side(session=session, participant=me)
+    if me.group == "demand":
+        values = side_values(session=session, matcher=matcher, demand=[mine], supply=sides)
+        scored = [(values.get((pk(me), pk(p))), p) for p in others]
+    else:
+        values = side_values(session=session, matcher=matcher, demand=sides, supply=[mine])
+        scored = [(values.get((pk(p), pk(me))), p) for p in others]
+    reasons.load(v for v, _ in scored if v)
+    return sorted(
+        ((v, reasons.of(v) if v else "", p) for v, p in scored),
+        key=lambda vrp: -(vrp[0].score if vrp[0] else 0),
+    )
+
+
+def requests_from(*, session: Session, event: Event, me: Participant) -> dict[int, str]:
+    """The participant's own requests: whom (participant id) → how strongly."""
+    return {
+        r.to_id: r.strength
+        for r in session.exec(
+            select(MeetingRequest).where(
+                MeetingRequest.event_id == event.id, MeetingRequest.from_id == pk(me)
+            )
+        )
+    }

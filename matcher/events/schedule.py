@@ -76,9 +76,7 @@ def relevance_report(
     return summary
 
 
-def met_before(
-    *, session: Session, event: Event, org_of: dict[int, int]
-) -> set[tuple[int, int]]:
+def met_before(*, session: Session, event: Event, org_of: dict[int, int]) -> set[tuple[int, int]]:
     """Pairs whose organizations already met (held) at an earlier event."""
     earlier = session.exec(
         select(Event.id).where(Event.id != event.id, col(Event.starts_on) < event.starts_on)

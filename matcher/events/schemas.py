@@ -17,9 +17,13 @@ from matcher.vocab import TECH_FIELDS
 
 
 def _breaks(value: Any) -> Any:
-    """"10:20-10:30, 15:20-15:30" (as typed) or [["10:20", "10:30"], …] → [["10:20", "10:30"], …]."""
+    """ "10:20-10:30, 15:20-15:30" (as typed) or [["10:20", "10:30"], …] → [["10:20", "10:30"], …]."""
     if isinstance(value, str):
-        value = [p.replace("–", "-").partition("-")[::2] for p in value.replace("，", ",").split(",") if p.strip()]
+        value = [
+            p.replace("–", "-").partition("-")[::2]
+            for p in value.replace("，", ",").split(",")
+            if p.strip()
+        ]
     out = []
     for start, end in value:
         try:
@@ -169,7 +173,9 @@ class OutcomeIn(InputModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         held = self.status == "held"
-        if not held and (self.outcome or (self.rating and self.rating != "not_held") or self.share_contact):
+        if not held and (
+            self.outcome or (self.rating and self.rating != "not_held") or self.share_contact
+        ):
             raise FieldProblem("未进行的洽谈不能记录评价、结果或交换联系方式", "status")
         if self.outcome == "signed" and self.amount is None:
             raise FieldProblem("签约需填写金额（万元）", "amount")

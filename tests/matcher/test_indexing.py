@@ -171,8 +171,7 @@ def test_kill_minus_nine_during_imports_and_saves_never_breaks_the_index(
     import and event is there, and no event is half-scheduled or double-booked."""
     from matcher.config import reset_settings
     from matcher.db import dispose_engines, get_engine, integrity_check
-    from matcher.events import scheduling
-    from matcher.events import schedule, setup
+    from matcher.events import schedule, scheduling, setup
     from matcher.events.models import Event
 
     env = {

@@ -93,9 +93,13 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
         ))  # fmt: skip
         sides = [
             invitations.invite(
-                session=session, viewer=staff, event=event, organization_id=org, group=group,
+                session=session,
+                viewer=staff,
+                event=event,
+                organization_id=org,
+                group=group,
                 note=f"邀请 {SECRET}",
-            )  # fmt: skip
+            )
             for org, group in ((steel.organization_id, "demand"), (univ.organization_id, "supply"))
         ]
         for who in (steel, univ):

@@ -20,8 +20,8 @@ from matcher.challenges import service as challenges
 from matcher.challenges.models import Challenge
 from matcher.db import session_scope
 from matcher.events import invitations, schedule, setup
-from matcher.events.schemas import EventIn
 from matcher.events.models import Event, Meeting, MeetingFeedback, Participant
+from matcher.events.schemas import EventIn
 from matcher.models import (
     ApiToken,
     AuditLog,
@@ -208,7 +208,9 @@ def test_outcomes_need_both_sides_before_contacts_appear(make_browser, engine: E
     assert univ.post(f"/events/{e}/meetings/{m}/outcome", claim).status_code == 404
     with session_scope(engine) as session:
         schedule.publish(
-            session=session, viewer=_viewer(session, "organizer"), event=session.get(Event, e)  # type: ignore[arg-type]
+            session=session,
+            viewer=_viewer(session, "organizer"),
+            event=session.get(Event, e),  # type: ignore[arg-type]
         )
     # an organization that is no side of the meeting records nothing
     assert ship.post(f"/events/{e}/meetings/{m}/outcome", claim).status_code == 404

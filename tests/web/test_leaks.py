@@ -36,10 +36,9 @@ from matcher.challenges.models import (
     ExpertAssignment,
 )
 from matcher.db import session_scope
-from matcher.events import outcomes
-from matcher.events import invitations, requests, schedule, setup
-from matcher.events.schemas import EventIn, OutcomeIn
+from matcher.events import invitations, outcomes, requests, schedule, setup
 from matcher.events.models import Event, EventTable, Meeting, Participant
+from matcher.events.schemas import EventIn, OutcomeIn
 from matcher.models import (
     ApiToken,
     Interest,
@@ -134,7 +133,9 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
         session.flush()
         # both sides ask for each meeting, so it is scheduled whatever its relevance (the
         # stand-in model's scores are low); the pairing still rests on the hidden need
-        people = {p.organization_id: p for p in setup.participants(session=session, event_id=pk(event))}
+        people = {
+            p.organization_id: p for p in setup.participants(session=session, event_id=pk(event))
+        }
         for who in ("univ", "inst"):
             other = people[users[who].organization_id]
             requests.set_request(
