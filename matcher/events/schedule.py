@@ -359,11 +359,7 @@ def publish(*, session: Session, viewer: Viewer, event: Event) -> None:
     require_organizer(viewer, event)
     if event.status != "scheduled":
         raise Conflict("请先生成日程")
-    for meeting in meetings_of(session=session, event_id=pk(event)):
-        meeting.status = "published"
-        session.add(meeting)
-    event.status = "published"
-    session.add(event)
+    _set_status(session, event, meetings="published", event_status="published")
     for p in participants(session=session, event_id=pk(event), active_only=True):
         notify_org(
             session,
@@ -385,8 +381,13 @@ def unpublish(*, session: Session, viewer: Viewer, event: Event) -> None:
     require_organizer(viewer, event)
     if event.status != "published":
         raise Conflict("日程未发布")
+    _set_status(session, event, meetings="draft", event_status="scheduled")
+
+
+def _set_status(session: Session, event: Event, *, meetings: str, event_status: str) -> None:
+    """Publishing and withdrawing move every live meeting and the event together."""
     for meeting in meetings_of(session=session, event_id=pk(event)):
-        meeting.status = "draft"
+        meeting.status = meetings
         session.add(meeting)
-    event.status = "scheduled"
+    event.status = event_status
     session.add(event)
