@@ -122,6 +122,20 @@ def _date(value: Any) -> Any:
     return value
 
 
+def parse_clock(raw: str) -> dt.time:
+    """A time of day as people type it on a form: "09:00", "9:00", "14:30"."""
+    m = re.match(r"^(\d{1,2})[:：](\d{2})(?:[:：]00)?$", raw.strip())
+    if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+        return dt.time(int(m.group(1)), int(m.group(2)))
+    raise ValueError("时间格式应为 09:00")
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_clock(value)
+    return value
+
+
 Province = Annotated[str | None, BeforeValidator(province)]
 """A province of mainland China by any usual spelling, stored by its full name (浙江省); blank is None."""
 
@@ -144,6 +158,9 @@ def _given_date(value: Any) -> Any:
 
 Date = Annotated[dt.date, BeforeValidator(_given_date)]
 """A calendar date that must be given, in the spellings `Day` accepts."""
+
+ClockTime = Annotated[dt.time, BeforeValidator(_clock)]
+"""A time of day ("09:00", "9:00"), to the minute."""
 
 OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 """Free text where blank means not given."""

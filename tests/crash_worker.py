@@ -15,7 +15,8 @@ from matcher.access import Viewer
 from matcher.catalog.importer import import_catalog
 from matcher.config import get_settings
 from matcher.db import get_engine, session_scope
-from matcher.events import service as events
+from matcher.events import invitations, requests, schedule, setup
+from matcher.events.schemas import EventIn
 from matcher.indexing import IndexManager
 from matcher.matching import Matcher
 from matcher.migrate import upgrade
@@ -34,24 +35,31 @@ def schedule_event(engine, matcher: Matcher, batch: int) -> int:  # type: ignore
     transaction, acknowledged after commit."""
     day = dt.date.today() + dt.timedelta(days=30)
     with session_scope(engine) as session:
-        event = events.create_event(
-            session, ORGANIZER, name=f"崩溃测试对接会 {batch}", starts_on=day, ends_on=day, tables=2, meeting_cap=3,
+        event = setup.create_event(session=session, viewer=ORGANIZER, event=EventIn(
+            name=f"崩溃测试对接会 {batch}", starts_on=day, ends_on=day, tables=2, meeting_cap=3,
             sessions=[{"day": day, "start": dt.time(9), "end": dt.time(10), "slot_minutes": 20}],
-        )  # fmt: skip
+        ))  # fmt: skip
         for org in session.exec(select(Organization)):
             group = "demand" if org.kind == "enterprise" else "supply"
-            events.invite(session, ORGANIZER, event, pk(org), group)
-            events.register(
-                session, Viewer(user_id=1, organization_id=pk(org), role="enterprise"), event
+            invitations.invite(
+                session=session, viewer=ORGANIZER, event=event, organization_id=pk(org), group=group
+            )
+            invitations.register(
+                session=session,
+                viewer=Viewer(user_id=1, organization_id=pk(org), role="enterprise"),
+                event=event,
             )
         # every pair asked for by both sides: scheduled whatever the stand-in model's relevance
-        people = events.participants(session, pk(event))
+        people = setup.participants(session=session, event_id=pk(event))
         for me in people:
             viewer = Viewer(user_id=1, organization_id=me.organization_id, role="enterprise")
             for other in people:
                 if other.group != me.group:
-                    events.set_request(session, viewer, event, pk(other), "want")
-        events.generate_schedule(session, ORGANIZER, matcher, event)
+                    requests.set_request(
+                        session=session, viewer=viewer, event=event,
+                        to_participant_id=pk(other), strength="want",
+                    )  # fmt: skip
+        schedule.generate_schedule(session=session, viewer=ORGANIZER, matcher=matcher, event=event)
         return pk(event)
 
 

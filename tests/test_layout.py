@@ -92,7 +92,7 @@ def test_no_module_imports_another_modules_private_names() -> None:
 def test_the_check_sees_an_offence() -> None:
     """The checks above would fail on a module that broke the rules (they parse real source)."""
     tree = ast.parse(
-        "from web.deps import unit_of_work\nfrom matcher.events.service import _hidden\n"
+        "from web.deps import unit_of_work\nfrom matcher.events.schedule import _hidden\n"
     )
     found = _imports(tree)
     assert (found[0][1], found[0][2]) == ("web.deps", ["unit_of_work"])

@@ -32,20 +32,20 @@ def require_organizer(viewer: Viewer, event: Event | None = None) -> None:
         raise NotFound("活动不存在")
 
 
-def get_event(session: Session, event_id: int) -> Event:
+def get_event(*, session: Session, event_id: int) -> Event:
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound("活动不存在")
     return event
 
 
-def event_for_organizer(session: Session, viewer: Viewer, event_id: int) -> Event:
-    event = get_event(session, event_id)
+def event_for_organizer(*, session: Session, viewer: Viewer, event_id: int) -> Event:
+    event = get_event(session=session, event_id=event_id)
     require_organizer(viewer, event)
     return event
 
 
-def my_participant(session: Session, viewer: Viewer, event: Event) -> Participant | None:
+def my_participant(*, session: Session, viewer: Viewer, event: Event) -> Participant | None:
     if viewer.organization_id is None:
         return None
     return session.exec(
@@ -58,12 +58,12 @@ def my_participant(session: Session, viewer: Viewer, event: Event) -> Participan
 
 
 def event_for_member(
-    session: Session, viewer: Viewer, event_id: int
+    *, session: Session, viewer: Viewer, event_id: int
 ) -> tuple[Event, Participant | None]:
     """The event for its organizers, its participants and invitees, or anyone from an
     organization while registration is open; 404 for everyone else."""
-    event = get_event(session, event_id)
-    me = my_participant(session, viewer, event)
+    event = get_event(session=session, event_id=event_id)
+    me = my_participant(session=session, viewer=viewer, event=event)
     if is_organizer(viewer, event) or me is not None:
         return event, me
     if event.status == "open" and viewer.organization_id is not None:
@@ -71,7 +71,7 @@ def event_for_member(
     raise NotFound("活动不存在")
 
 
-def events_visible_to(session: Session, viewer: Viewer) -> list[Event]:
+def events_visible_to(*, session: Session, viewer: Viewer) -> list[Event]:
     """Events on the viewer's list: all (admins), the agency's own (organizers), or those the
     organization takes part in plus those open for registration."""
     stmt = select(Event).order_by(col(Event.starts_on).desc(), col(Event.id).desc())
@@ -93,7 +93,7 @@ def events_visible_to(session: Session, viewer: Viewer) -> list[Event]:
 
 
 def participant_for(
-    session: Session, viewer: Viewer, event: Event, participant_id: int
+    *, session: Session, viewer: Viewer, event: Event, participant_id: int
 ) -> Participant:
     """A participant's agenda: for the event's organizers, or the participant's own organization
     once the schedule is published."""
@@ -109,7 +109,7 @@ def participant_for(
     return participant
 
 
-def meeting_side(session: Session, viewer: Viewer, meeting: Meeting) -> str | None:
+def meeting_side(*, session: Session, viewer: Viewer, meeting: Meeting) -> str | None:
     """'demand' or 'supply' when the viewer's organization is that side of the meeting."""
     if viewer.organization_id is None:
         return None
@@ -120,7 +120,7 @@ def meeting_side(session: Session, viewer: Viewer, meeting: Meeting) -> str | No
     return None
 
 
-def meeting_for(session: Session, viewer: Viewer, event: Event, meeting_id: int) -> Meeting:
+def meeting_for(*, session: Session, viewer: Viewer, event: Event, meeting_id: int) -> Meeting:
     """A meeting for the event's organizers, or for its two sides once the schedule is
     published; 404 for everyone else."""
     meeting = session.get(Meeting, meeting_id)
@@ -128,6 +128,9 @@ def meeting_for(session: Session, viewer: Viewer, event: Event, meeting_id: int)
         raise NotFound("洽谈不存在")
     if is_organizer(viewer, event):
         return meeting
-    if meeting_side(session, viewer, meeting) is None or event.status not in AGENDA_STATUSES:
+    if (
+        meeting_side(session=session, viewer=viewer, meeting=meeting) is None
+        or event.status not in AGENDA_STATUSES
+    ):
         raise NotFound("洽谈不存在")
     return meeting

@@ -15,9 +15,13 @@ from sqlmodel import Session, col, select
 
 from matcher.access import NeedProjection, Viewer, can_see_need, need_projection
 from matcher.catalog.exporter import neutralize
+from matcher.events.access import require_organizer
 from matcher.events.models import Event, Meeting, Participant
+from matcher.events.outcomes import meeting_rows, report
 from matcher.events.reasons import Reasons
-from matcher.events.service import Slot, event_slots, event_tables, meetings_of, participants
+from matcher.events.schedule import meetings_of
+from matcher.events.setup import event_slots, event_tables, participants
+from matcher.events.slots import Slot
 from matcher.models import Need, Organization, Technology, pk
 
 TZ = "Asia/Shanghai"
@@ -34,9 +38,9 @@ class AgendaRow:
 
 
 def names(
-    session: Session, event: Event
+    *, session: Session, event: Event
 ) -> tuple[dict[int, Participant], dict[int, Organization], dict[int, str]]:
-    people = {pk(p): p for p in participants(session, pk(event))}
+    people = {pk(p): p for p in participants(session=session, event_id=pk(event))}
     orgs = {
         pk(o): o
         for o in session.exec(
@@ -45,17 +49,19 @@ def names(
             )
         )
     }
-    tables = {pk(t): t.name for t in event_tables(session, pk(event))}
+    tables = {pk(t): t.name for t in event_tables(session=session, event_id=pk(event))}
     return people, orgs, tables
 
 
 def agenda(
-    session: Session, event: Event, participant: Participant, viewer: Viewer
+    *, session: Session, event: Event, participant: Participant, viewer: Viewer
 ) -> list[AgendaRow]:
-    slots = event_slots(session, pk(event))
-    people, orgs, tables = names(session, event)
+    slots = event_slots(session=session, event_id=pk(event))
+    people, orgs, tables = names(session=session, event=event)
     mine = [
-        m for m in meetings_of(session, pk(event)) if pk(participant) in (m.demand_id, m.supply_id)
+        m
+        for m in meetings_of(session=session, event_id=pk(event))
+        if pk(participant) in (m.demand_id, m.supply_id)
     ]
     reasons = Reasons(session, viewer).load(mine)
     rows = []
@@ -91,12 +97,12 @@ def sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def agenda_xlsx(session: Session, event: Event, who: list[Participant], viewer: Viewer) -> bytes:
+def agenda_xlsx(*, session: Session, event: Event, who: list[Participant], viewer: Viewer) -> bytes:
     """One sheet per participant (or one participant): time, table, counterpart, why."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
-    _, orgs, _ = names(session, event)
+    _, orgs, _ = names(session=session, event=event)
     workbook = Workbook()
     workbook.remove(workbook.active)  # type: ignore[arg-type]
     taken: set[str] = set()
@@ -116,7 +122,7 @@ def agenda_xlsx(session: Session, event: Event, who: list[Participant], viewer: 
         sheet.append(["时间", "桌位", "洽谈对象", "匹配理由"])
         for cell in sheet[4]:
             cell.font = Font(bold=True)
-        for row in agenda(session, event, participant, viewer):
+        for row in agenda(session=session, event=event, participant=participant, viewer=viewer):
             sheet.append(
                 [
                     row.slot.label,
@@ -160,11 +166,11 @@ def _fold(line: str) -> str:
 
 
 def agenda_ics(
+    *,
     session: Session,
     event: Event,
     participant: Participant,
     viewer: Viewer,
-    *,
     host: str = "duijie",
 ) -> bytes:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -186,7 +192,7 @@ def agenda_ics(
         "END:VTIMEZONE",
     ]
     host = re.sub(r"[^A-Za-z0-9.-]", "", host) or "duijie"
-    for row in agenda(session, event, participant, viewer):
+    for row in agenda(session=session, event=event, participant=participant, viewer=viewer):
         start = dt.datetime.combine(row.slot.day, row.slot.start)
         end = dt.datetime.combine(row.slot.day, row.slot.end)
         lines += [
@@ -204,11 +210,11 @@ def agenda_ics(
     return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
 
 
-def run_sheet(session: Session, event: Event, table_id: int) -> list[dict[str, Any]]:
-    slots = event_slots(session, pk(event))
-    people, orgs, _ = names(session, event)
+def run_sheet(*, session: Session, event: Event, table_id: int) -> list[dict[str, Any]]:
+    slots = event_slots(session=session, event_id=pk(event))
+    people, orgs, _ = names(session=session, event=event)
     out = []
-    for m in meetings_of(session, pk(event)):
+    for m in meetings_of(session=session, event_id=pk(event)):
         if m.table_id != table_id:
             continue
         out.append({
@@ -220,12 +226,12 @@ def run_sheet(session: Session, event: Event, table_id: int) -> list[dict[str, A
     return sorted(out, key=lambda r: r["slot"].index)
 
 
-def grid(session: Session, event: Event, viewer: Viewer) -> dict[str, Any]:
+def grid(*, session: Session, event: Event, viewer: Viewer) -> dict[str, Any]:
     """Slots × tables, each cell the meeting there (for the organizer's overview)."""
-    slots = event_slots(session, pk(event))
-    tables = event_tables(session, pk(event))
-    people, orgs, _ = names(session, event)
-    meetings = meetings_of(session, pk(event))
+    slots = event_slots(session=session, event_id=pk(event))
+    tables = event_tables(session=session, event_id=pk(event))
+    people, orgs, _ = names(session=session, event=event)
+    meetings = meetings_of(session=session, event_id=pk(event))
     reasons = Reasons(session, viewer).load(meetings)
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     for m in meetings:
@@ -243,10 +249,10 @@ def grid(session: Session, event: Event, viewer: Viewer) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def brief(session: Session, event: Event, meeting: Meeting, viewer: Viewer) -> dict[str, Any]:
+def brief(*, session: Session, event: Event, meeting: Meeting, viewer: Viewer) -> dict[str, Any]:
     """The one-page brief of a meeting, as this viewer may read it: the need it was arranged on
     (or the demand side's first need the viewer may see), the result, the checks between them."""
-    people, orgs, tables = names(session, event)
+    people, orgs, tables = names(session=session, event=event)
     demand, supply = people[meeting.demand_id], people[meeting.supply_id]
     need_row = session.get(Need, meeting.need_id) if meeting.need_id else None
     if need_row is None:
@@ -293,7 +299,7 @@ def brief(session: Session, event: Event, meeting: Meeting, viewer: Viewer) -> d
         "event": event,
         "meeting": meeting,
         "reason": Reasons(session, viewer).of(meeting),
-        "slot": event_slots(session, pk(event))[meeting.slot],
+        "slot": event_slots(session=session, event_id=pk(event))[meeting.slot],
         "table": tables.get(meeting.table_id or 0, ""),
         "demand_org": orgs[demand.organization_id],
         "supply_org": orgs[supply.organization_id],
@@ -336,17 +342,14 @@ def suggested_questions(need: NeedProjection | None, tech: Technology | None) ->
     return questions[:3]
 
 
-def report_xlsx(session: Session, event: Event, viewer: Viewer) -> bytes:
+def report_xlsx(*, session: Session, event: Event, viewer: Viewer) -> bytes:
     """The event report as a workbook for the organizer's own files: the figures, each chart's
     table, and one row per meeting (who met whom, where, in which field, and how it went)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from matcher.events.access import require_organizer
-    from matcher.events.outcomes import meeting_rows, report
-
     require_organizer(viewer, event)
-    data = report(session, event)
+    data = report(session=session, event=event)
     workbook = Workbook()
     summary = workbook.active
     assert summary is not None
@@ -411,7 +414,7 @@ def report_xlsx(session: Session, event: Event, viewer: Viewer) -> bytes:
             "成果方评价",
             "签约",
         ],
-        meeting_rows(session, event),
+        meeting_rows(session=session, event=event),
     )
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -12,6 +12,7 @@ Rules (the README's Security section states them for users):
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,20 +26,25 @@ from matcher.access import Viewer
 from matcher.errors import Conflict, NotFound, ValidationFailed
 from matcher.events.access import AGENDA_STATUSES, is_organizer, meeting_for, meeting_side
 from matcher.events.models import (
+    MEETING_STATUSES,
     OUTCOMES,
     RATINGS,
     Event,
+    EventTable,
     FollowUp,
     Meeting,
     MeetingFeedback,
     Participant,
 )
-from matcher.events.service import FOLLOW_UP_MONTHS, add_months, event_slots, participants
+from matcher.events.schedule import meetings_of
+from matcher.events.schemas import OutcomeIn
+from matcher.events.setup import event_slots, participants
 from matcher.leads import open_lead
 from matcher.models import Lead, LeadEvent, Need, Organization, Technology, pk, utcnow
 from matcher.notifications import notify_org
 
 POSITIVE = ("useful", "promising")
+FOLLOW_UP_MONTHS = (1, 3, 6)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Contract:
     claimed_by: tuple[str, ...]
 
 
-def feedback_of(session: Session, meeting_id: int) -> dict[str, MeetingFeedback]:
+def feedback_of(*, session: Session, meeting_id: int) -> dict[str, MeetingFeedback]:
     rows = session.exec(select(MeetingFeedback).where(MeetingFeedback.meeting_id == meeting_id))
     return {row.side: row for row in rows}
 
@@ -69,60 +75,48 @@ def contract_of(rows: dict[str, MeetingFeedback]) -> Contract:
     return Contract("claimed", only.amount, sides)
 
 
-def meeting_day(session: Session, event: Event, meeting: Meeting) -> dt.date:
-    slots = event_slots(session, pk(event))
+def meeting_day(*, session: Session, event: Event, meeting: Meeting) -> dt.date:
+    slots = event_slots(session=session, event_id=pk(event))
     return slots[meeting.slot].day if 0 <= meeting.slot < len(slots) else event.starts_on
 
 
 def record_feedback(
+    *,
     session: Session,
     viewer: Viewer,
     event: Event,
     meeting_id: int,
-    *,
-    status: str,
-    rating: str | None = None,
-    outcome: str | None = None,
-    amount: float | None = None,
-    notes: str = "",
-    share_contact: bool = False,
-    consent_note: str = "",
+    outcome: OutcomeIn,
     today: dt.date | None = None,
 ) -> MeetingFeedback:
-    """A side's own feedback on a meeting (or the organizer's). See the module's rules.
+    """A side's own feedback on a meeting (or the organizer's). See the module's rules; the
+    input model has checked the fields against each other.
 
     The organizer's `share_contact` records a consent both sides gave in person and needs
     `consent_note` saying so."""
-    meeting = meeting_for(session, viewer, event, meeting_id)
+    meeting = meeting_for(session=session, viewer=viewer, event=event, meeting_id=meeting_id)
     organizer = is_organizer(viewer, event)
-    side = "organizer" if organizer else meeting_side(session, viewer, meeting)
+    side = (
+        "organizer" if organizer else meeting_side(session=session, viewer=viewer, meeting=meeting)
+    )
     if side is None:
         raise NotFound("洽谈不存在")
     if event.status not in AGENDA_STATUSES or meeting.status == "cancelled":
         raise Conflict("只能为已发布日程中的洽谈记录结果")
-    if meeting_day(session, event, meeting) > (today or dt.date.today()):
+    if meeting_day(session=session, event=event, meeting=meeting) > (today or dt.date.today()):
         raise Conflict("洽谈尚未进行，进行后才能记录结果")
-    if status not in ("held", "no_show"):
-        raise ValidationFailed("状态应为已进行或未到场")
-    if rating is not None and rating not in RATINGS:
-        raise ValidationFailed("未知的评价")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise ValidationFailed("未知的结果")
-    if status != "held" and (outcome or (rating and rating != "not_held") or share_contact):
-        raise ValidationFailed("未进行的洽谈不能记录评价、结果或交换联系方式")
-    if outcome == "signed" and amount is None:
-        raise ValidationFailed("签约需填写金额（万元）")
-    if amount is not None and not 0 <= amount <= 1e9:
-        raise ValidationFailed("金额应为非负数（万元）")
-    if organizer and share_contact and len(consent_note.strip()) < 4:
+    share_contact = outcome.share_contact
+    if organizer and share_contact and len(outcome.consent_note) < 4:
         raise ValidationFailed("组织方代为记录同意交换联系方式时，请写明双方何时、如何表示同意")
-    rows = feedback_of(session, pk(meeting))
-    row = rows.get(side) or MeetingFeedback(meeting_id=pk(meeting), side=side, status=status)
-    row.status, row.rating, row.outcome = status, rating, outcome
-    row.amount = amount if outcome == "signed" else None
+    rows = feedback_of(session=session, meeting_id=pk(meeting))
+    row = rows.get(side) or MeetingFeedback(
+        meeting_id=pk(meeting), side=side, status=outcome.status
+    )
+    row.status, row.rating, row.outcome = outcome.status, outcome.rating, outcome.outcome
+    row.amount = outcome.amount if outcome.outcome == "signed" else None
     row.notes = (
-        notes.strip()
-        + ("\n同意依据：" + consent_note.strip() if organizer and share_contact else "")
+        outcome.notes
+        + ("\n同意依据：" + outcome.consent_note if organizer and share_contact else "")
     )[:2000]
     row.share_contact = share_contact
     row.recorded_by = viewer.user_id
@@ -139,7 +133,7 @@ def record_feedback(
         actor_id=viewer.user_id,
         object_type="meeting",
         object_id=meeting.id,
-        detail={"side": side, "share_contact": share_contact, "outcome": outcome},
+        detail={"side": side, "share_contact": share_contact, "outcome": outcome.outcome},
     )
     _follow_through(session, viewer, event, meeting, rows, side)
     return row
@@ -161,57 +155,12 @@ def _follow_through(
     consent = {s for s, r in rows.items() if r.share_contact and r.status == "held"}
     covered = "organizer" in consent or {"demand", "supply"} <= consent
     contract = contract_of(rows)
+    other = supply if side == "demand" else demand
     if meeting.lead_id is None and covered:
-        positive = [r for r in rows.values() if r.rating == "promising" or r.outcome == "intent"]
-        stage = (
-            "signed" if contract.state == "confirmed" else "negotiation" if positive else "interest"
-        )
-        basis = (
-            "组织方记录双方同意交换联系方式"
-            if "organizer" in consent and not {"demand", "supply"} <= consent
-            else "双方在洽谈后同意交换联系方式"
-        )
-        lead = open_lead(
-            session=session,
-            supplier_id=supply.organization_id,
-            demander_id=demand.organization_id,
-            technology_id=meeting.technology_id,
-            need_id=meeting.need_id,
-            source="event",
-            stage=stage,
-            consent=f"来自「{event.name}」的洽谈：{basis}",
-            actor_id=viewer.user_id,
-            supplier_user_id=rows["supply"].recorded_by if "supply" in consent else None,
-            demander_user_id=rows["demand"].recorded_by if "demand" in consent else None,
-            amount=contract.amount if contract.state == "confirmed" else None,
-        )
-        meeting.lead_id = lead.id
-        session.add(meeting)
-        for months in FOLLOW_UP_MONTHS:
-            session.add(
-                FollowUp(
-                    meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months)
-                )
-            )
-        for participant in (demand, supply):
-            notify_org(
-                session, participant.organization_id, "event.lead",
-                f"「{event.name}」的洽谈双方已同意交换联系方式：已生成对接线索", f"/leads/{lead.id}",
-            )  # fmt: skip
+        _open_lead(session, viewer, event, meeting, rows, consent, contract)
     elif meeting.lead_id is not None and contract.state == "confirmed":
-        existing = session.get(Lead, meeting.lead_id)
-        if existing is not None and existing.stage in ("recommended", "interest", "negotiation"):
-            lead = existing
-            session.add(
-                LeadEvent(
-                    lead_id=pk(lead), from_stage=lead.stage, to_stage="signed",
-                    actor_id=viewer.user_id, note="双方确认签约", amount=contract.amount,
-                )
-            )  # fmt: skip
-            lead.stage, lead.contract_amount, lead.updated_at = "signed", contract.amount, utcnow()
-            session.add(lead)
+        _sign_lead(session, viewer, meeting.lead_id, contract)
     elif side in ("demand", "supply") and side in consent and not covered:
-        other = supply if side == "demand" else demand
         notify_org(
             session, other.organization_id, "event.consent",
             f"「{event.name}」中与您洽谈的单位希望继续对接：如您也同意，请记录洽谈结果并勾选「同意交换联系方式」",
@@ -222,7 +171,6 @@ def _follow_through(
         and rows[side].outcome == "signed"
         and contract.state == "claimed"
     ):
-        other = supply if side == "demand" else demand
         notify_org(
             session, other.organization_id, "event.contract",
             f"「{event.name}」中与您洽谈的单位报告已签约：请在洽谈结果中确认（确认前只计为「待确认」）",
@@ -230,16 +178,79 @@ def _follow_through(
         )  # fmt: skip
 
 
+def _open_lead(
+    session: Session,
+    viewer: Viewer,
+    event: Event,
+    meeting: Meeting,
+    rows: dict[str, MeetingFeedback],
+    consent: set[str],
+    contract: Contract,
+) -> None:
+    """The lead both sides agreed to, at the stage the feedback shows, with its follow-ups."""
+    demand = session.get(Participant, meeting.demand_id)
+    supply = session.get(Participant, meeting.supply_id)
+    assert demand is not None and supply is not None
+    positive = [r for r in rows.values() if r.rating == "promising" or r.outcome == "intent"]
+    stage = "signed" if contract.state == "confirmed" else "negotiation" if positive else "interest"
+    basis = (
+        "组织方记录双方同意交换联系方式"
+        if "organizer" in consent and not {"demand", "supply"} <= consent
+        else "双方在洽谈后同意交换联系方式"
+    )
+    lead = open_lead(
+        session=session,
+        supplier_id=supply.organization_id,
+        demander_id=demand.organization_id,
+        technology_id=meeting.technology_id,
+        need_id=meeting.need_id,
+        source="event",
+        stage=stage,
+        consent=f"来自「{event.name}」的洽谈：{basis}",
+        actor_id=viewer.user_id,
+        supplier_user_id=rows["supply"].recorded_by if "supply" in consent else None,
+        demander_user_id=rows["demand"].recorded_by if "demand" in consent else None,
+        amount=contract.amount if contract.state == "confirmed" else None,
+    )
+    meeting.lead_id = lead.id
+    session.add(meeting)
+    for months in FOLLOW_UP_MONTHS:
+        session.add(
+            FollowUp(
+                meeting_id=pk(meeting), months=months, due_on=add_months(event.ends_on, months)
+            )
+        )
+    for participant in (demand, supply):
+        notify_org(
+            session, participant.organization_id, "event.lead",
+            f"「{event.name}」的洽谈双方已同意交换联系方式：已生成对接线索", f"/leads/{lead.id}",
+        )  # fmt: skip
+
+
+def _sign_lead(session: Session, viewer: Viewer, lead_id: int, contract: Contract) -> None:
+    """A confirmed contract moves an open lead to signed."""
+    lead = session.get(Lead, lead_id)
+    if lead is not None and lead.stage in ("recommended", "interest", "negotiation"):
+        session.add(
+            LeadEvent(
+                lead_id=pk(lead), from_stage=lead.stage, to_stage="signed",
+                actor_id=viewer.user_id, note="双方确认签约", amount=contract.amount,
+            )
+        )  # fmt: skip
+        lead.stage, lead.contract_amount, lead.updated_at = "signed", contract.amount, utcnow()
+        session.add(lead)
+
+
 def feedback_for_viewer(
-    session: Session, viewer: Viewer, event: Event, meeting: Meeting
+    *, session: Session, viewer: Viewer, event: Event, meeting: Meeting
 ) -> dict[str, Any]:
     """What the viewer may see of a meeting's feedback: its own side's row in full, whether the
     other side agreed to share contacts, and the contract's state (organizers see all rows)."""
-    rows = feedback_of(session, pk(meeting))
+    rows = feedback_of(session=session, meeting_id=pk(meeting))
     if is_organizer(viewer, event):
         return {"side": "organizer", "rows": rows, "mine": rows.get("organizer"),
                 "contract": contract_of(rows)}  # fmt: skip
-    side = meeting_side(session, viewer, meeting)
+    side = meeting_side(session=session, viewer=viewer, meeting=meeting)
     if side is None:
         raise NotFound("洽谈不存在")
     other = "supply" if side == "demand" else "demand"
@@ -299,11 +310,11 @@ def _meeting_fields(
     return out
 
 
-def report(session: Session, event: Event) -> dict[str, Any]:
+def report(*, session: Session, event: Event) -> dict[str, Any]:
     """Figures for the event report: meetings held, each side's ratings, outcomes (contracts
     confirmed vs claimed), by field and by institute."""
     meetings = list(session.exec(select(Meeting).where(Meeting.event_id == event.id)))
-    people = {pk(p): p for p in participants(session, pk(event))}
+    people = {pk(p): p for p in participants(session=session, event_id=pk(event))}
     orgs = {
         o.id: o
         for o in session.exec(
@@ -368,14 +379,13 @@ def report(session: Session, event: Event) -> dict[str, Any]:
     }
 
 
-def meeting_rows(session: Session, event: Event) -> list[list[Any]]:
+def meeting_rows(*, session: Session, event: Event) -> list[list[Any]]:
     """One row per scheduled meeting for the organizer's export: time, table, both sides, field,
     status, each side's rating and the contract state (confirmed / claimed, with the amount)."""
-    from matcher.events.models import MEETING_STATUSES, EventTable
-    from matcher.events.service import meetings_of
-
-    meetings = [m for m in meetings_of(session, pk(event)) if m.status != "cancelled"]
-    people = {pk(p): p for p in participants(session, pk(event))}
+    meetings = [
+        m for m in meetings_of(session=session, event_id=pk(event)) if m.status != "cancelled"
+    ]
+    people = {pk(p): p for p in participants(session=session, event_id=pk(event))}
     orgs = {
         o.id: o.name
         for o in session.exec(
@@ -388,7 +398,7 @@ def meeting_rows(session: Session, event: Event) -> list[list[Any]]:
         t.id: t.name
         for t in session.exec(select(EventTable).where(EventTable.event_id == event.id))
     }
-    slots = event_slots(session, pk(event))
+    slots = event_slots(session=session, event_id=pk(event))
     fields = _meeting_fields(session, meetings, people)
     feedback: dict[int, dict[str, MeetingFeedback]] = defaultdict(dict)
     for row in session.exec(
@@ -430,3 +440,39 @@ def meeting_rows(session: Session, event: Event) -> list[list[Any]]:
             ]
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# follow-ups
+# --------------------------------------------------------------------------------------------
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def send_due_follow_ups(*, session: Session, today: dt.date | None = None) -> int:
+    """Notify both sides of every follow-up that is due (each is sent once)."""
+    today = today or dt.date.today()
+    due = session.exec(
+        select(FollowUp).where(col(FollowUp.due_on) <= today, col(FollowUp.sent_at).is_(None))
+    ).all()
+    for follow in due:
+        meeting = session.get(Meeting, follow.meeting_id)
+        if meeting is None:
+            continue
+        event = session.get(Event, meeting.event_id)
+        for pid in (meeting.demand_id, meeting.supply_id):
+            participant = session.get(Participant, pid)
+            if participant is not None:
+                notify_org(
+                    session, participant.organization_id, "event.follow_up",
+                    f"「{event.name if event else ''}」洽谈 {follow.months} 个月回访：进展如何？请更新对接线索",
+                    f"/leads/{meeting.lead_id}" if meeting.lead_id else "/interests",
+                )  # fmt: skip
+        follow.sent_at = utcnow()
+        session.add(follow)
+    return len(due)

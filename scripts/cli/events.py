@@ -48,9 +48,9 @@ def event_demo(
 def event_reminders() -> None:
     """发送到期的对接会回访提醒（1、3、6 个月）；每条只发一次，可由 cron 每日运行。"""
     from matcher.db import session_scope
-    from matcher.events.service import send_due_follow_ups
+    from matcher.events.outcomes import send_due_follow_ups
 
     engine = ready_engine()
     with session_scope(engine) as session:
-        sent = send_due_follow_ups(session)
+        sent = send_due_follow_ups(session=session)
     console.print(f"已发送 {sent} 条回访提醒")

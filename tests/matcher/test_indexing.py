@@ -171,8 +171,7 @@ def test_kill_minus_nine_during_imports_and_saves_never_breaks_the_index(
     import and event is there, and no event is half-scheduled or double-booked."""
     from matcher.config import reset_settings
     from matcher.db import dispose_engines, get_engine, integrity_check
-    from matcher.events import scheduling
-    from matcher.events import service as events
+    from matcher.events import schedule, scheduling, setup
     from matcher.events.models import Event
 
     env = {
@@ -234,9 +233,9 @@ def test_kill_minus_nine_during_imports_and_saves_never_breaks_the_index(
             saved = {e.id: e for e in session.exec(select(Event))}
             assert acknowledged_events <= set(saved), "lost an acknowledged schedule"
             for event in saved.values():
-                meetings = events.meetings_of(session, event.id)  # type: ignore[arg-type]
+                meetings = schedule.meetings_of(session=session, event_id=event.id)  # type: ignore[arg-type]
                 assert event.status == "scheduled" and meetings, "a half-written event"
-                tables = [t.id for t in events.event_tables(session, event.id)]  # type: ignore[arg-type]
+                tables = [t.id for t in setup.event_tables(session=session, event_id=event.id)]  # type: ignore[arg-type]
                 placed = [
                     scheduling.Placed(
                         m.demand_id, m.supply_id, m.slot, tables.index(m.table_id), 0, False

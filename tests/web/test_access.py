@@ -29,7 +29,8 @@ from matcher.challenges.review import assign_expert
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn
 from matcher.config import get_settings
 from matcher.db import session_scope
-from matcher.events import service as events
+from matcher.events import invitations, schedule, setup
+from matcher.events.schemas import EventIn
 from matcher.models import (
     ApiToken,
     Interest,
@@ -39,6 +40,7 @@ from matcher.models import (
     Technology,
     TechnologyCreate,
     User,
+    pk,
 )
 from matcher.services import save_technology
 from tests.web.conftest import USERS, Browser
@@ -88,26 +90,35 @@ def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[
         organizer = session.exec(select(User).where(User.email == USERS["organizer"][0])).one()
         staff = Viewer(organizer.id, organizer.organization_id, "organizer")
         day = dt.date.today() + dt.timedelta(days=20)
-        event = events.create_event(
-            session, staff, name="内部对接会", starts_on=day, ends_on=day, tables=2,
+        event = setup.create_event(session=session, viewer=staff, event=EventIn(
+            name="内部对接会", starts_on=day, ends_on=day, tables=2,
             description=f"议程 {SECRET}",
             sessions=[{"day": day, "start": dt.time(9), "end": dt.time(10), "slot_minutes": 20}],
-        )  # fmt: skip
+        ))  # fmt: skip
         sides = [
-            events.invite(session, staff, event, org, group, f"邀请 {SECRET}")
+            invitations.invite(
+                session=session,
+                viewer=staff,
+                event=event,
+                organization_id=org,
+                group=group,
+                note=f"邀请 {SECRET}",
+            )
             for org, group in ((steel.organization_id, "demand"), (univ.organization_id, "supply"))
         ]
         for who in (steel, univ):
-            events.register(session, Viewer(who.id, who.organization_id, who.role), event)
-        meeting = events.add_meeting(
-            session,
-            staff,
-            event,
-            sides[0].id,
-            sides[1].id,
-            0,
-            events.event_tables(session, event.id)[0].id,
-        )  # type: ignore[arg-type]
+            invitations.register(
+                session=session, viewer=Viewer(who.id, who.organization_id, who.role), event=event
+            )
+        meeting = schedule.add_meeting(
+            session=session,
+            viewer=staff,
+            event=event,
+            demand_id=pk(sides[0]),
+            supply_id=pk(sides[1]),
+            slot=0,
+            table_id=pk(setup.event_tables(session=session, event_id=pk(event))[0]),
+        )
         event.status = "scheduled"
         session.add(event)
         # a challenge still in moderation, and A's university's application (with an attachment,

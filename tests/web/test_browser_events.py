@@ -96,17 +96,21 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
         page.screenshot(path=str(ARTIFACTS / "event-overview.png"), full_page=True)
         # no meeting below 相关 that nobody asked for — checked against the pairs' relevance
         # and the requests, independently of the solver
-        from matcher.events import service as event_service
+        from matcher.events import schedule, setup
         from matcher.events.models import MeetingRequest
 
         with session_scope(engine, write=False) as session:
             event = session.get(Event, event_id)
-            _problem, values = event_service.build_problem(session, app.state.matcher, event)  # type: ignore[arg-type]
+            _problem, values = schedule.build_problem(
+                session=session,
+                matcher=app.state.matcher,
+                event=event,  # type: ignore[arg-type]
+            )
             requests = session.exec(
                 select(MeetingRequest).where(MeetingRequest.event_id == event_id)
             ).all()
             asked: dict[tuple[int, int], set[int]] = {}
-            group = {p.id: p.group for p in event_service.participants(session, event_id)}
+            group = {p.id: p.group for p in setup.participants(session=session, event_id=event_id)}
             for r in requests:
                 if r.strength in ("must", "want") and r.from_id in group and r.to_id in group:
                     pair = (
@@ -115,7 +119,7 @@ def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None
                         else (r.to_id, r.from_id)
                     )
                     asked.setdefault(pair, set()).add(r.from_id)
-            meetings = event_service.meetings_of(session, event_id)
+            meetings = schedule.meetings_of(session=session, event_id=event_id)
             assert meetings
             for m in meetings:
                 value = values.get((m.demand_id, m.supply_id))

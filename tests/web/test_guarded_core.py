@@ -22,8 +22,9 @@ from matcher.challenges.publishing import save_challenge
 from matcher.challenges.review import assign_expert, conflicts
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn
 from matcher.db import session_scope
-from matcher.events import service as events
+from matcher.events import invitations, schedule, setup
 from matcher.events.models import Event, Meeting, MeetingFeedback, Participant
+from matcher.events.schemas import EventIn
 from matcher.models import (
     ApiToken,
     AuditLog,
@@ -77,22 +78,27 @@ def _event_with_hidden_need(engine: Engine, *, status: str = "published") -> dic
         need = _hidden_need(session)
         organizer = _viewer(session, "organizer")
         today = dt.date.today()
-        event = events.create_event(
-            session, organizer, name="钢铁专场对接会", starts_on=today, ends_on=today, tables=2,
+        event = setup.create_event(session=session, viewer=organizer, event=EventIn(
+            name="钢铁专场对接会", starts_on=today, ends_on=today, tables=2,
             sessions=[{"day": today, "start": dt.time(0, 0), "end": dt.time(1, 0), "slot_minutes": 20}],
-        )  # fmt: skip
+        ))  # fmt: skip
         steel, univ = _user(session, "steel"), _user(session, "univ")
-        demand = events.invite(session, organizer, event, steel.organization_id, "demand")  # type: ignore[arg-type]
-        supply = events.invite(
-            session, organizer, event, univ.organization_id, "supply",  # type: ignore[arg-type]
+        demand = invitations.invite(
+            session=session, viewer=organizer, event=event,
+            organization_id=steel.organization_id, group="demand",  # type: ignore[arg-type]
+        )  # fmt: skip
+        supply = invitations.invite(
+            session=session, viewer=organizer, event=event,
+            organization_id=univ.organization_id, group="supply",  # type: ignore[arg-type]
             need_id=pk(need), technology_id=_code(session, Technology, "T1"),
         )  # fmt: skip
         demand.need_ids = [pk(need)]
         for who in ("steel", "univ"):
-            events.register(session, _viewer(session, who), event)
-        meeting = events.add_meeting(
-            session, organizer, event, pk(demand), pk(supply), 0,
-            events.event_tables(session, pk(event))[0].id,  # type: ignore[arg-type]
+            invitations.register(session=session, viewer=_viewer(session, who), event=event)
+        meeting = schedule.add_meeting(
+            session=session, viewer=organizer, event=event, demand_id=pk(demand),
+            supply_id=pk(supply), slot=0,
+            table_id=pk(setup.event_tables(session=session, event_id=pk(event))[0]),
         )  # fmt: skip
         meeting.basis, meeting.need_id = "match", pk(need)
         meeting.technology_id = _code(session, Technology, "T1")
@@ -100,7 +106,7 @@ def _event_with_hidden_need(engine: Engine, *, status: str = "published") -> dic
         session.add_all([meeting, event, demand])
         session.flush()
         if status == "published":
-            events.publish(session, organizer, event)
+            schedule.publish(session=session, viewer=organizer, event=event)
         return {
             "event": pk(event), "demand": pk(demand), "supply": pk(supply),
             "meeting": pk(meeting), "need": pk(need),
@@ -204,7 +210,11 @@ def test_outcomes_need_both_sides_before_contacts_appear(make_browser, engine: E
     # not before the schedule is published
     assert univ.post(f"/events/{e}/meetings/{m}/outcome", claim).status_code == 404
     with session_scope(engine) as session:
-        events.publish(session, _viewer(session, "organizer"), session.get(Event, e))  # type: ignore[arg-type]
+        schedule.publish(
+            session=session,
+            viewer=_viewer(session, "organizer"),
+            event=session.get(Event, e),  # type: ignore[arg-type]
+        )
     # an organization that is no side of the meeting records nothing
     assert ship.post(f"/events/{e}/meetings/{m}/outcome", claim).status_code == 404
     # one side's consent and claim open no lead and reveal nothing

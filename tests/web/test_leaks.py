@@ -40,9 +40,9 @@ from matcher.challenges.review import assign_expert
 from matcher.challenges.schemas import ApplicationIn, ChallengeIn
 from matcher.challenges.teams import find_teams, invite
 from matcher.db import session_scope
-from matcher.events import outcomes
-from matcher.events import service as events
+from matcher.events import invitations, outcomes, requests, schedule, setup
 from matcher.events.models import Event, EventTable, Meeting, Participant
+from matcher.events.schemas import EventIn, OutcomeIn
 from matcher.models import (
     ApiToken,
     Interest,
@@ -112,40 +112,56 @@ def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ig
     with session_scope(engine) as session:
         organizer = viewer["organizer"]
         today = dt.date.today()
-        event = events.create_event(
-            session, organizer, name="高炉专场对接会", starts_on=today, ends_on=today, tables=3,
+        event = setup.create_event(session=session, viewer=organizer, event=EventIn(
+            name="高炉专场对接会", starts_on=today, ends_on=today, tables=3,
             sessions=[{"day": today, "start": dt.time(0, 0), "end": dt.time(1, 0), "slot_minutes": 20}],
-        )  # fmt: skip
+        ))  # fmt: skip
         hidden_id, registered_id = pk(needs["hidden"]), pk(needs["registered"])
-        demand = events.invite(session, organizer, event, steel.organization_id, "demand")  # type: ignore[arg-type]
-        events.invite(
-            session, organizer, event, users["univ"].organization_id, "supply",  # type: ignore[arg-type]
+        demand = invitations.invite(
+            session=session, viewer=organizer, event=event,
+            organization_id=steel.organization_id, group="demand",  # type: ignore[arg-type]
+        )  # fmt: skip
+        invitations.invite(
+            session=session, viewer=organizer, event=event,
+            organization_id=users["univ"].organization_id, group="supply",  # type: ignore[arg-type]
             need_id=hidden_id, technology_id=session.exec(select(Technology.id).where(Technology.code == "T1")).one(),
         )  # fmt: skip
-        events.invite(session, organizer, event, users["inst"].organization_id, "supply")  # type: ignore[arg-type]
+        invitations.invite(
+            session=session, viewer=organizer, event=event,
+            organization_id=users["inst"].organization_id, group="supply",  # type: ignore[arg-type]
+        )  # fmt: skip
         for who in ("steel", "univ", "inst"):
-            events.register(session, viewer[who], event)
+            invitations.register(session=session, viewer=viewer[who], event=event)
         demand.need_ids = [hidden_id]  # the engine pairs the steel company on its hidden need
         session.add(demand)
         session.flush()
         # both sides ask for each meeting, so it is scheduled whatever its relevance (the
         # stand-in model's scores are low); the pairing still rests on the hidden need
-        people = {p.organization_id: p for p in events.participants(session, pk(event))}
+        people = {
+            p.organization_id: p for p in setup.participants(session=session, event_id=pk(event))
+        }
         for who in ("univ", "inst"):
             other = people[users[who].organization_id]
-            events.set_request(session, viewer["steel"], event, pk(other), "must")
-            events.set_request(session, viewer[who], event, pk(demand), "want")
-        events.generate_schedule(session, organizer, matcher, event)
-        events.publish(session, organizer, event)
-        meetings = events.meetings_of(session, pk(event))
+            requests.set_request(
+                session=session, viewer=viewer["steel"], event=event,
+                to_participant_id=pk(other), strength="must",
+            )  # fmt: skip
+            requests.set_request(
+                session=session, viewer=viewer[who], event=event,
+                to_participant_id=pk(demand), strength="want",
+            )  # fmt: skip
+        schedule.generate_schedule(session=session, viewer=organizer, matcher=matcher, event=event)
+        schedule.publish(session=session, viewer=organizer, event=event)
+        meetings = schedule.meetings_of(session=session, event_id=pk(event))
         assert len(meetings) == 2 and all(m.need_id == hidden_id for m in meetings)
         # one side asks to exchange contacts; the other has not agreed
         for m in meetings:
             side = session.get(Participant, m.supply_id)
             who = "univ" if side.organization_id == users["univ"].organization_id else "inst"  # type: ignore[union-attr]
             outcomes.record_feedback(
-                session, viewer[who], event, pk(m), status="held", rating="promising",
-                outcome="signed", amount=10, share_contact=True,
+                session=session, viewer=viewer[who], event=event, meeting_id=pk(m),
+                outcome=OutcomeIn(status="held", rating="promising", outcome="signed", amount=10,
+                                  share_contact=True),
             )  # fmt: skip
         # 揭榜挂帅: a challenge, team finding, an invitation, an application under review
         challenge = save_challenge(

@@ -277,15 +277,16 @@ def _viewer_of(session, who: str):  # type: ignore[no-untyped-def]
 def _new_event(engine: Engine, *, name: str = "冶金专场对接会") -> int:
     import datetime as dt
 
-    from matcher.events import service as events
+    from matcher.events.schemas import EventIn
+    from matcher.events.setup import create_event
     from matcher.models import pk
 
     with session_scope(engine) as session:
         today = dt.date.today()
-        event = events.create_event(
-            session, _viewer_of(session, "organizer"), name=name, starts_on=today, ends_on=today,
+        event = create_event(session=session, viewer=_viewer_of(session, "organizer"), event=EventIn(
+            name=name, starts_on=today, ends_on=today,
             tables=2, sessions=[{"day": today, "start": dt.time(9, 0), "end": dt.time(10, 0), "slot_minutes": 20}],
-        )  # fmt: skip
+        ))  # fmt: skip
         return pk(event)
 
 

@@ -16,8 +16,11 @@ from sqlmodel import Session, col, func, select
 
 from matcher.access import Viewer
 from matcher.db import session_scope
-from matcher.events import service
 from matcher.events.models import Event, MeetingRequest, Participant
+from matcher.events.requests import Side, organization_sides, participant_side, side_values
+from matcher.events.schedule import generate_schedule
+from matcher.events.schemas import EventIn
+from matcher.events.setup import create_event, event_slots
 from matcher.models import Need, Organization, Technology, User, pk
 from tools.demo import records
 from tools.demo.industries import main_field
@@ -84,13 +87,13 @@ def create_demo_event(
         for p in people:
             session.add(p)
         session.flush()
-        slots = len(service.event_slots(session, event_id))
+        slots = len(event_slots(session=session, event_id=event_id))
         _request_meetings(session, matcher, event_id, people, rng)
         for p in people:
             if rng.random() < 0.12:
                 p.unavailable = sorted(rng.sample(range(slots), 2))
                 session.add(p)
-        service.generate_schedule(session, viewer, matcher, event)
+        generate_schedule(session=session, viewer=viewer, matcher=matcher, event=event)
     return event_id
 
 
@@ -110,8 +113,8 @@ def _new_event(session: Session, viewer: Viewer, tables: int) -> Event:
         session.delete(old)
         session.flush()
     day = dt.date.today() + dt.timedelta(days=30)
-    return service.create_event(
-        session, viewer, name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
+    return create_event(session=session, viewer=viewer, event=EventIn(
+        name=DEMO_EVENT_NAME, starts_on=day, ends_on=day, venue="鞍山 · 鞍辽钢铁集团技术中心报告厅",
         theme_fields=THEME_FIELDS, meeting_cap=8,
         description=f"{DEMO_GROUP}下属企业及省内冶金、装备、材料、能源与化工企业，与高校院所科研团队的一对一洽谈。【{records.WRITTEN_FOR_DEMO}】",
         registration_deadline=day - dt.timedelta(days=7),
@@ -120,7 +123,7 @@ def _new_event(session: Session, viewer: Viewer, tables: int) -> Event:
             {"day": day, "start": dt.time(14, 0), "end": dt.time(16, 50), "slot_minutes": 20, "breaks": [["15:20", "15:30"]], "name": "下午场"},
         ],
         tables=tables,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def research_teams(session: Session) -> dict[tuple[int, str], list[int]]:
@@ -151,11 +154,11 @@ def _best_matched_teams(
     from one institute."""
     keys = list(team_techs)
     supply_sides = [
-        service.Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
+        Side(i, technology_ids=tuple(team_techs[k][:5]), organization_id=k[0])
         for i, k in enumerate(keys)
     ]
-    demand_sides = service.organization_sides(session, demand_orgs, "demand")
-    values = service.side_values(session, matcher, demand_sides, supply_sides)
+    demand_sides = organization_sides(session=session, org_ids=demand_orgs, group="demand")
+    values = side_values(session=session, matcher=matcher, demand=demand_sides, supply=supply_sides)
     strength: dict[int, float] = defaultdict(float)
     for (_d, s), v in values.items():
         strength[s] += v.score
@@ -215,8 +218,10 @@ def _request_meetings(
     """Requests as participants make them: must / want their best matches, a few 不见."""
     demand_people = [p for p in people if p.group == "demand"]
     supply_people = [p for p in people if p.group == "supply"]
-    pvalues = service.side_values(
-        session, matcher, [service.participant_side(session, p) for p in demand_people], [service.participant_side(session, p) for p in supply_people]
+    pvalues = side_values(
+        session=session, matcher=matcher,
+        demand=[participant_side(session=session, participant=p) for p in demand_people],
+        supply=[participant_side(session=session, participant=p) for p in supply_people],
     )  # fmt: skip
     for d in demand_people:
         ranked_s = sorted((v.score, s) for (dd, s), v in pvalues.items() if dd == pk(d))[::-1]

@@ -38,7 +38,7 @@ def home_for(user: User) -> str:
 def desk(request: Request, user: StaffUser, session: ReadSession) -> HTMLResponse:
     viewer = viewer_for(user)
     today = dt.date.today()
-    events = event_access.events_visible_to(session, viewer)
+    events = event_access.events_visible_to(session=session, viewer=viewer)
     upcoming = sorted((e for e in events if e.ends_on >= today), key=lambda e: e.starts_on)
     managed = [
         c
