@@ -54,11 +54,32 @@ def org_metrics(rankings: list[list[int]], relevants: list[set[int]]) -> dict[st
     return {"recall@5": round(recall, 4), "mrr": round(mrr / n, 4)}
 
 
+def catalog_owners(engine: Any) -> tuple[dict[int, int], dict[str, int], int | None, int]:
+    """(result → owner, result code → owner, the challenges' publisher, organizations with results)."""
+    from sqlmodel import select
+
+    from matcher.db import session_scope
+    from matcher.models import Organization, Technology
+
+    with session_scope(engine, write=False) as session:
+        techs = session.exec(select(Technology)).all()
+        owner_of = {t.id: t.owner_id for t in techs if t.id is not None}
+        org_of_code = {t.code: t.owner_id for t in techs if t.code}
+        publisher = (
+            session.exec(select(Organization).where(Organization.kind == "agency")).first()
+            or session.exec(select(Organization).where(Organization.kind == "enterprise")).first()
+        )
+        return (
+            owner_of,
+            org_of_code,
+            publisher.id if publisher else None,
+            len(set(owner_of.values())),
+        )
+
+
 def run(
     settings: Settings, *, queries_file: Path | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
-    from sqlmodel import select
-
     from matcher.access import Viewer
     from matcher.challenges.publishing import save_challenge
     from matcher.challenges.schemas import ChallengeIn
@@ -67,7 +88,6 @@ def run(
     from matcher.indexing import IndexManager
     from matcher.matching import Matcher
     from matcher.migrate import upgrade
-    from matcher.models import Organization, Technology
     from tools.demo.build import load_demo
     from tools.evaluation.retrieval import load_queries
 
@@ -86,18 +106,7 @@ def run(
         load_demo(engine, settings=workspace, evaluation=True)
         manager = IndexManager(engine, workspace).open(progress)
         matcher = Matcher(manager)
-        with session_scope(engine, write=False) as session:
-            techs = session.exec(select(Technology)).all()
-            owner_of = {t.id: t.owner_id for t in techs if t.id is not None}
-            org_of_code = {t.code: t.owner_id for t in techs if t.code}
-            publisher = (
-                session.exec(select(Organization).where(Organization.kind == "agency")).first()
-                or session.exec(
-                    select(Organization).where(Organization.kind == "enterprise")
-                ).first()
-            )
-            publisher_id = publisher.id if publisher else None
-            organizations = len({t.owner_id for t in techs})
+        owner_of, org_of_code, publisher_id, organizations = catalog_owners(engine)
         organizer = Viewer(user_id=None, organization_id=None, role="organizer")
         ranked: dict[str, list[list[int]]] = {"engine": [], "bm25": [], "dense": []}
         relevants: list[set[int]] = []
