@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, insert, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
@@ -76,9 +76,27 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        with_psycopg(parsed), echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+    )
+
+
+def with_psycopg(url: URL) -> URL:
+    """PostgreSQL through psycopg 3 (a bare `postgresql://` URL would ask for psycopg2)."""
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def postgres_url(url: str, *, schema: str | None = None, database: str | None = None) -> str:
+    """A PostgreSQL URL for psycopg 3, for another database of the same server and/or with its
+    search_path set to one schema (tests and benchmarks each work in a schema of their own)."""
+    parsed = with_psycopg(make_url(url))
+    if database is not None:
+        parsed = parsed.set(database=database)
+    if schema is not None:
+        parsed = parsed.set(query={**dict(parsed.query), "options": f"-csearch_path={schema}"})
+    return parsed.render_as_string(hide_password=False)
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from matcher.config import Settings, reset_settings
-from matcher.db import dispose_engines, make_engine
+from matcher.db import dispose_engines, make_engine, postgres_url
 from matcher.migrate import upgrade
 
 PG_URL = os.environ.get("DUIJIE_TEST_PG_URL", "").strip()
@@ -63,15 +63,6 @@ def settings(duijie_home: Path) -> Settings:
     return Settings(home=duijie_home)
 
 
-def _pg_schema_url(schema: str) -> str:
-    url = make_url(PG_URL)
-    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-        url = url.set(drivername="postgresql+psycopg")
-    query = dict(url.query)
-    query["options"] = f"-csearch_path={schema}"
-    return url.set(query=query).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine | None]:
     if not PG_URL:
@@ -104,7 +95,7 @@ def db_url(
     with pg_admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield _pg_schema_url(schema)
+        yield postgres_url(PG_URL, schema=schema)
     finally:
         dispose_engines()
         with pg_admin.begin() as conn:

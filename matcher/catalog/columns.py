@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matcher import vocab
-from matcher.schemas import parse_date, parse_money, parse_price
+from matcher.schemas import check_choice, parse_date, parse_money, parse_price
 
 KINDS = ("organizations", "technologies", "needs")
 KIND_LABELS = {"organizations": "单位", "technologies": "科技成果", "needs": "需求"}
@@ -66,15 +66,7 @@ def _split_ip(part: str) -> tuple[str, str, str]:
 
 def parse_choice(mapping: dict[str, str] | tuple[str, ...], what: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
-        text = raw.strip()
-        if isinstance(mapping, dict):
-            code = vocab.code_for_label(mapping, text)
-            if code is None:
-                raise ValueError(f"未知的{what}「{raw}」（可选：{'、'.join(mapping.values())}）")
-            return code
-        if text not in mapping:
-            raise ValueError(f"未知的{what}「{raw}」（可选：{'、'.join(mapping)}）")
-        return text
+        return check_choice(raw.strip(), mapping, what)
 
     return parse
 

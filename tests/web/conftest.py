@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from matcher import accounts
 from matcher.catalog import import_catalog
 from matcher.config import Settings, get_settings, reset_settings
-from matcher.db import dispose_engines, make_engine, session_scope
+from matcher.db import dispose_engines, make_engine, postgres_url, session_scope
 from matcher.indexing import IndexManager
 from matcher.migrate import upgrade
 from matcher.services import organization_by_name
@@ -106,15 +106,9 @@ class WebTemplates:
                 assert self.pg_admin is not None
                 name = f"webtpl_{uuid.uuid4().hex[:12]}"
                 self._create_database(name)
-                self._build(home, self.pg_url(name))
+                self._build(home, postgres_url(PG_URL, database=name))
                 self.homes[backend] = (home, name)
         return self.homes[backend]
-
-    def pg_url(self, database: str) -> str:
-        url = make_url(PG_URL).set(database=database)
-        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-            url = url.set(drivername="postgresql+psycopg")
-        return url.render_as_string(hide_password=False)
 
     def _create_database(self, name: str, template: str | None = None) -> None:
         assert self.pg_admin is not None
@@ -139,7 +133,7 @@ class WebTemplates:
             return f"sqlite:///{home / database}", None
         name = f"web_{uuid.uuid4().hex[:12]}"
         self._create_database(name, template=database)
-        return self.pg_url(name), name
+        return postgres_url(PG_URL, database=name), name
 
 
 @pytest.fixture(scope="session")

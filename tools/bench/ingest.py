@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from matcher import vocab
 from matcher.config import Settings
+from matcher.db import postgres_url
 from tools.bench.cluster import (
     Process,
     WebHost,
@@ -89,15 +90,6 @@ def _catalog(rows: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _schema_url(url: str, schema: str) -> str:
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    query = dict(parsed.query)
-    query["options"] = f"-csearch_path={schema}"
-    return parsed.set(query=query).render_as_string(hide_password=False)
-
-
 @dataclass
 class Bench:
     """One run's database schema, environment for the processes, and their data directories."""
@@ -153,7 +145,7 @@ def run(
     admin = make_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    bench_url = _schema_url(url, schema)
+    bench_url = postgres_url(url, schema=schema)
     engine = make_engine(bench_url)
     work_dir.mkdir(parents=True, exist_ok=True)
     env = {
