@@ -10,6 +10,7 @@ the messages into per-field errors (`web.forms.parse`) and the API into 422 deta
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Any
 
@@ -35,6 +36,8 @@ def parse_money(raw: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError(f"应为数字（单位万元），实际为「{raw}」") from None
+    if not math.isfinite(value):
+        raise ValueError(f"应为数字（单位万元），实际为「{raw}」")
     if value < 0:
         raise ValueError(f"不能为负数，实际为 {raw}")
     return value
@@ -108,6 +111,8 @@ def _money(value: Any) -> Any:
 def _money_range(value: float | None) -> float | None:
     if value is None:
         return None
+    if not math.isfinite(value):
+        raise ValueError("应为数字（单位万元）")
     if value < 0:
         raise ValueError("不能为负数")
     if value > 1e9:
@@ -233,6 +238,8 @@ def check_trl(value: int | None, what: str = "成熟度") -> int | None:
 def check_amount(value: float | None, what: str) -> float | None:
     if value is None:
         return None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}应为数字（单位万元）")
     if value < 0:
         raise ValueError(f"{what}不能为负数")
     if value > 1e9:

@@ -4,6 +4,7 @@ The README's import reference is generated from these specs (``duijie import --c
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ def parse_int(raw: str) -> int:
         value = float(text)
     except ValueError:
         raise ValueError(f"应为整数，实际为「{raw}」") from None
-    if value != int(value):
+    if not math.isfinite(value) or value != int(value):
         raise ValueError(f"应为整数，实际为「{raw}」")
     return int(value)
 

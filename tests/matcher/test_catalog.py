@@ -82,6 +82,8 @@ def test_one_bad_row_rejects_the_file_and_names_row_and_column(engine: Engine) -
         (("面议", "-5"), "价格（万元）", "负数"),
         (("13800001234", "123"), "联系电话", "电话号码"),
         ((",6,", ",六,"), "成熟度", "整数"),
+        ((",6,", ",INFINITY,"), "成熟度", "整数"),  # found by the fuzz test: was a crash
+        (("面议", "nan"), "价格（万元）", "应为数字"),  # was stored as NaN
     ],
 )
 def test_each_kind_of_bad_cell_gets_a_precise_message(
