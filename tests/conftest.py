@@ -12,6 +12,7 @@ import os
 # it later inside a test has no effect and a hub name then waits on the network for a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,40 +103,47 @@ def db_url(
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the head revision, migrated once per run: each test that
+    needs one starts from a copy (running the migrations took most of a small test's time).
+    tests/matcher/test_db.py still runs every migration, up and down, on both backends."""
+    path = tmp_path_factory.mktemp("migrated") / "migrated.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()
+    return path
+
+
+def migrated_engine(url: str, template: Path) -> Engine:
+    """An engine on a database at the head revision: a copy of the template for a new SQLite
+    file, the migrations otherwise (PostgreSQL, or a file that already holds data)."""
+    if url.startswith("sqlite:///"):
+        target = Path(url.removeprefix("sqlite:///"))
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, target)
+            return make_engine(url)
+    eng = make_engine(url)
+    upgrade(eng)
+    return eng
+
+
 @pytest.fixture
-def engine(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def engine(db_url: str, migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """A migrated, empty database; also made the configured one (DUIJIE_DATABASE_URL)."""
     monkeypatch.setenv("DUIJIE_DATABASE_URL", db_url)
     reset_settings()
-    eng = make_engine(db_url)
-    upgrade(eng)
+    eng = migrated_engine(db_url, migrated_sqlite)
     yield eng
     eng.dispose()
 
 
 @pytest.fixture
-def sqlite_engine(duijie_home: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{duijie_home / 'duijie.db'}")
-    upgrade(eng)
+def sqlite_engine(duijie_home: Path, migrated_sqlite: Path) -> Iterator[Engine]:
+    eng = migrated_engine(f"sqlite:///{duijie_home / 'duijie.db'}", migrated_sqlite)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture
-def real_models(duijie_home: Path) -> Path:
-    """Link the built models (e5, static) into this test's data directory; fail if missing."""
-    from matcher.embedding.encoder import read_manifest
-
-    missing = [name for name in ("e5", "static") if not read_manifest(REAL_MODELS / name)]
-    if missing:
-        pytest.fail(
-            f"built models missing in {REAL_MODELS}: {missing}; run `make setup` or `duijie model build`"
-        )
-    duijie_home.mkdir(parents=True, exist_ok=True)
-    link = duijie_home / "models"
-    if not link.exists():
-        link.symlink_to(REAL_MODELS, target_is_directory=True)
-    return link
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,28 @@ def test_the_check_sees_an_offence() -> None:
     found = _imports(tree)
     assert (found[0][1], found[0][2]) == ("web.deps", ["unit_of_work"])
     assert found[1][2] == ["_hidden"]
+
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+WHY = "Long on purpose:"  # a comment right above a long function says why it earns its size
+
+
+def test_modules_and_functions_stay_small_enough_to_read() -> None:
+    """No source module over 600 lines and no function over 80, unless a comment starting with
+    "Long on purpose:" says why, right above it (a module: in its first lines)."""
+    offences = []
+    for _package, path, tree in _modules():
+        source = path.read_text(encoding="utf-8").splitlines()
+        where = path.relative_to(ROOT)
+        if len(source) > MAX_MODULE_LINES and not any(WHY in line for line in source[:15]):
+            offences.append(f"{where}: {len(source)} lines")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            above = source[max(0, first - 4) : first - 1]
+            if length > MAX_FUNCTION_LINES and not any(WHY in line for line in above):
+                offences.append(f"{where}:{node.lineno} {node.name}() {length} lines")
+    assert not offences, "\n".join(offences)

@@ -83,6 +83,8 @@ def _waiting_worker(engine: Engine, workers: list[Process]) -> Process | None:
     return None
 
 
+# Long on purpose: starting hosts and workers costs seconds each, so one deployment is started
+# once and every cross-host property is checked on it, each with its own assertion message.
 @pytest.mark.slow
 @pytest.mark.pg
 @pytest.mark.timeout(1800)

@@ -122,6 +122,8 @@ def test_a_rolled_back_id_below_the_high_water_mark_costs_nothing_later(
     assert all(r["ok"] for r in manager.verify().values())
 
 
+# Long on purpose: one scenario (writers committing in random order while catch-ups run) whose
+# value is that every step shares the same timeline; its parts are tested apart above.
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_random_commit_order_with_concurrent_catch_ups(

@@ -160,6 +160,8 @@ def test_a_corrupt_file_triggers_a_rebuild_not_an_empty_index(
     assert len(again.collections["technologies"]) == 3
 
 
+# Long on purpose: each run kills a real process at a random moment and then checks the whole
+# index against the database; the checks only mean something together.
 @pytest.mark.slow
 @pytest.mark.timeout(max(1800, 60 * int(os.environ.get("DUIJIE_CRASH_RUNS", "20"))))
 def test_kill_minus_nine_during_imports_and_saves_never_breaks_the_index(

@@ -20,7 +20,7 @@ from matcher.db import dispose_engines, make_engine, postgres_url, session_scope
 from matcher.indexing import IndexManager
 from matcher.migrate import upgrade
 from matcher.services import organization_by_name
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, migrated_engine
 from web.app import create_app
 
 PASSWORD = "test-pass-123"
@@ -151,6 +151,7 @@ def engine(
     request: pytest.FixtureRequest,
     db_url: str,
     duijie_home: Path,
+    migrated_sqlite: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Engine]:
     """As the suite's `engine` (migrated, the configured database); a test that runs the web
@@ -161,8 +162,7 @@ def engine(
         url, cloned = templates.copy_into(duijie_home, db_url)
     monkeypatch.setenv("DUIJIE_DATABASE_URL", url)
     reset_settings()
-    eng = make_engine(url)
-    upgrade(eng)
+    eng = migrated_engine(url, migrated_sqlite)
     yield eng
     eng.dispose()
     if cloned:

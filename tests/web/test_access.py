@@ -49,6 +49,8 @@ SECRET = "SECRET-MARKER"
 REFUSED = {401, 403, 404, 409}
 
 
+# Long on purpose: the table of every object route with its owner's private object, so that one
+# loop can prove that each refuses everyone else; it grows with each new route.
 @pytest.fixture
 def private_objects(engine: Engine, web_app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """A's private objects: a confidential need, a draft technology, an interest, a lead, a token."""

@@ -102,6 +102,8 @@ def serve_demo(
         thread.join(timeout=30)
 
 
+# Long on purpose: a walk-through in a real browser, one role after another on the same data, as
+# people use the site; each step is also covered by a short test in tests/web/.
 def test_enterprise_signs_up_posts_a_need_and_meets_a_university(
     live_demo: str, duijie_home: Path
 ) -> None:

@@ -31,6 +31,8 @@ def live_challenges(
         yield base, app
 
 
+# Long on purpose: a walk-through in a real browser, one role after another on the same data, as
+# people use the site; each step is also covered by a short test in tests/matcher/challenges/.
 def test_publish_find_invite_apply_review_award(
     live_challenges: tuple[str, Any], tmp_path: Path
 ) -> None:

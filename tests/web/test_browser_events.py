@@ -44,6 +44,8 @@ def _login(page: Any, base: str, email: str) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+# Long on purpose: a walk-through in a real browser on the demo event (seeding it takes minutes);
+# each route is also covered by a short test in tests/web/test_events_web.py.
 def test_organizer_runs_the_demo_event(live_event: tuple[str, Any, int]) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -89,6 +89,8 @@ def _narrow(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate(NARROW_TEXTS))
 
 
+# Long on purpose: one browser and one demo database for every role's landing page and 20 phone
+# screenshots; each page's check has its own assertion message.
 def test_roles_land_on_their_work_and_pages_read_on_a_phone(live: tuple[str, Any, int]) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -40,6 +40,8 @@ def _form(**extra: str) -> dict[str, object]:
     return data
 
 
+# Long on purpose: the whole 揭榜挂帅 flow through the web layer, where each page is what the next
+# role sees; every step is also tested on its own in tests/matcher/challenges/.
 def test_publish_moderate_find_apply_review_award(make_browser, engine: Engine, web_app) -> None:  # type: ignore[no-untyped-def]
     steel, organizer, univ = make_browser("steel"), make_browser("organizer"), make_browser("univ")
 

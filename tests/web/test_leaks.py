@@ -76,6 +76,8 @@ TEXT_MARKERS = ("title", "description")
 CONTACT_MARKERS = ("contact_name", "contact_phone", "contact_email")
 
 
+# Long on purpose: builds every channel's data (event, brief, export, challenge, notification)
+# around one hidden need, so the leak test can look for it everywhere.
 @pytest.fixture
 def seeded(web_app, make_browser, engine: Engine) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Both needs, and every channel run once (the engine's own pairing included)."""
