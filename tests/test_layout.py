@@ -7,6 +7,7 @@ interface": import the public function, or make it public)."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ FORBIDDEN_FOR_RUNTIME = ("web", "scripts", "tools", "tests")
 FORBIDDEN_FOR_WEB = ("scripts", "tools", "tests")
 
 
+@functools.cache
 def _modules() -> list[tuple[str, Path, ast.Module]]:
     out = []
     for package in PACKAGES:
