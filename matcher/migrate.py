@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -26,7 +27,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest revision the package ships (read once: the scripts do not change while it runs)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
 
 

@@ -115,9 +115,11 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def migrated_engine(url: str, template: Path) -> Engine:
+def migrated_engine(url: str, template: Path, *, at_head: bool = False) -> Engine:
     """An engine on a database at the head revision: a copy of the template for a new SQLite
-    file, the migrations otherwise (PostgreSQL, or a file that already holds data)."""
+    file, nothing for a copy known to be at head, the migrations otherwise."""
+    if at_head:
+        return make_engine(url)
     if url.startswith("sqlite:///"):
         target = Path(url.removeprefix("sqlite:///"))
         if not target.exists():

@@ -156,13 +156,14 @@ def engine(
 ) -> Iterator[Engine]:
     """As the suite's `engine` (migrated, the configured database); a test that runs the web
     app gets a copy of the template with the small catalog, users and index instead of an empty one."""
-    url, cloned = db_url, None
+    url, cloned, copied = db_url, None, False
     if "web_app" in request.fixturenames:
+        copied = True
         templates: WebTemplates = request.getfixturevalue("web_templates")
         url, cloned = templates.copy_into(duijie_home, db_url)
     monkeypatch.setenv("DUIJIE_DATABASE_URL", url)
     reset_settings()
-    eng = migrated_engine(url, migrated_sqlite)
+    eng = migrated_engine(url, migrated_sqlite, at_head=copied)
     yield eng
     eng.dispose()
     if cloned:
