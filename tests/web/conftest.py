@@ -21,7 +21,7 @@ from matcher.indexing import IndexManager
 from matcher.migrate import upgrade
 from matcher.services import organization_by_name
 from tests.conftest import PG_URL, migrated_engine
-from web.app import create_app
+from web.app import configure, create_app
 
 PASSWORD = "test-pass-123"
 ORGS = (
@@ -173,14 +173,25 @@ def engine(
 
 @pytest.fixture
 def web_app(
-    engine: Engine, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    engine: Engine,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[object]:
     monkeypatch.setenv("DUIJIE_EMBEDDING_MODEL", str(tiny_model_dir))
     reset_settings()
     settings = get_settings()
     manager = IndexManager(engine, settings).open()
-    app = create_app(settings, index_manager=manager)
+    app = request.getfixturevalue("shared_web_app")
+    configure(app, settings, index_manager=manager)
     yield app
+
+
+@pytest.fixture(scope="session")
+def shared_web_app() -> object:
+    """One app for the run, configured for each test's data directory by `web_app` (building a
+    new app per test made FastAPI prepare every route again on its first request)."""
+    return create_app(Settings())
 
 
 def csrf_of(html: str) -> str:
