@@ -3,7 +3,7 @@ follow, each moved forward by either side with its history."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +16,27 @@ from web.responses import redirect
 from web.templating import render
 
 router = APIRouter()
+
+
+def express_from_page(
+    request: Request, viewer: Any, message: str, **target: int | None
+) -> HTMLResponse:
+    """表达意向 from a result's or a need's page: the interest (`target` names the listing and
+    what the sender offers), answered with the form's result fragment or its error in place."""
+    try:
+        with unit_of_work(request) as session:
+            interest = leads.express_interest(
+                session=session, viewer=viewer, message=message, **target
+            )
+    except DomainError as exc:
+        return render(
+            request,
+            "interests/_form_result.html",
+            {"error": exc.message, "message": message},
+            status_code=exc.status_code,
+            block="!result",
+        )
+    return render(request, "interests/_form_result.html", {"interest": interest}, block="!result")
 
 
 def _org_names(session, ids) -> dict[int, str]:  # type: ignore[no-untyped-def]

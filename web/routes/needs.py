@@ -11,10 +11,11 @@ from sqlmodel import Session
 
 from matcher import leads, listings, services
 from matcher.access import Viewer, owns
-from matcher.errors import DomainError, NotFound
+from matcher.errors import NotFound
 from matcher.matching import Matcher
 from matcher.models import Need, Technology
 from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
+from web.routes.interests import express_from_page
 from web.templating import render
 
 router = APIRouter()
@@ -136,21 +137,6 @@ def express_interest(
     offered_technology_id: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     offered = int(offered_technology_id) if offered_technology_id.strip().isdigit() else None
-    try:
-        with unit_of_work(request) as session:
-            interest = leads.express_interest(
-                session=session,
-                viewer=viewer,
-                need_id=need_id,
-                message=message,
-                offered_technology_id=offered,
-            )
-    except DomainError as exc:
-        return render(
-            request,
-            "interests/_form_result.html",
-            {"error": exc.message, "message": message},
-            status_code=exc.status_code,
-            block="!result",
-        )
-    return render(request, "interests/_form_result.html", {"interest": interest}, block="!result")
+    return express_from_page(
+        request, viewer, message, need_id=need_id, offered_technology_id=offered
+    )

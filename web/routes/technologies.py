@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from matcher import leads, listings, services
 from matcher.access import owns
-from matcher.errors import DomainError, NotFound
+from matcher.errors import NotFound
 from web.deps import CurrentViewer, EngineMatcher, ReadSession, read_session, unit_of_work
+from web.routes.interests import express_from_page
 from web.templating import render
 
 router = APIRouter()
@@ -91,21 +92,6 @@ def express_interest(
     offered_need_id: Annotated[str, Form(max_length=12)] = "",
 ) -> HTMLResponse:
     offered = int(offered_need_id) if offered_need_id.strip().isdigit() else None
-    try:
-        with unit_of_work(request) as session:
-            interest = leads.express_interest(
-                session=session,
-                viewer=viewer,
-                technology_id=technology_id,
-                message=message,
-                offered_need_id=offered,
-            )
-    except DomainError as exc:
-        return render(
-            request,
-            "interests/_form_result.html",
-            {"error": exc.message, "message": message},
-            status_code=exc.status_code,
-            block="!result",
-        )
-    return render(request, "interests/_form_result.html", {"interest": interest}, block="!result")
+    return express_from_page(
+        request, viewer, message, technology_id=technology_id, offered_need_id=offered
+    )
