@@ -148,6 +148,23 @@ def sqlite_engine(duijie_home: Path, migrated_sqlite: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+@pytest.fixture
+def real_models(duijie_home: Path) -> Path:
+    """Link the built models (e5, static) into this test's data directory; fail if missing."""
+    from matcher.embedding.encoder import read_manifest
+
+    missing = [name for name in ("e5", "static") if not read_manifest(REAL_MODELS / name)]
+    if missing:
+        pytest.fail(
+            f"built models missing in {REAL_MODELS}: {missing}; run `make setup` or `duijie model build`"
+        )
+    duijie_home.mkdir(parents=True, exist_ok=True)
+    link = duijie_home / "models"
+    if not link.exists():
+        link.symlink_to(REAL_MODELS, target_is_directory=True)
+    return link
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small deterministic stand-in model for fast unit tests (characters and bigrams with
